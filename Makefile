@@ -1,0 +1,43 @@
+# callcenter — make targets. `make demo` and `make test` are the two commands in the README.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ASTERISK_STAMP := $(VENV)/.asterisk
+DEMO_DIR ?= $(HOME)/.local/state/callcenter/demo
+
+.PHONY: install test demo demo-stop lint bench clean asterisk
+
+install: $(STAMP) $(ASTERISK_STAMP)
+
+$(STAMP): setup.cfg pyproject.toml $(wildcard setup.py)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(ASTERISK_STAMP): scripts/install-asterisk
+	scripts/install-asterisk
+	touch $@
+
+asterisk: $(ASTERISK_STAMP)
+
+test: install
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check callcenter tests scripts
+
+demo: install
+	scripts/demo "$(DEMO_DIR)"
+
+demo-stop: $(STAMP)
+	$(VENV)/bin/callcenter asterisk stop "$(DEMO_DIR)/asterisk"
+
+bench: $(STAMP)
+	$(PY) scripts/bench_scheduler.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis bench-*.json
+	find callcenter tests scripts -name __pycache__ -prune -exec rm -rf {} +
+	rm -f callcenter/acd/*.so callcenter/acd/_scheduler_c.c

@@ -1,0 +1,20 @@
+"""The `callcenter` command line: one click group, its commands in small modules."""
+
+from __future__ import annotations
+
+import click
+
+from callcenter import __version__
+from callcenter.cli import asterisk_cmds, site_cmds
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callcenter")
+def main() -> None:
+    """On-premise contact centre on Asterisk: describe the site in YAML, render, run."""
+
+
+for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk):
+    main.add_command(command)

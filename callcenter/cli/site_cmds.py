@@ -1,0 +1,92 @@
+"""init, check, render and secrets: the site file's commands."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from callcenter.cli.common import load, reported, secrets_option, site_argument
+from callcenter.errors import SiteError
+from callcenter.render import render_site
+from callcenter.site import load_site_file
+from callcenter.site.secrets import generate_secrets, locate_secrets
+
+__all__ = ["COMMANDS"]
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing site.yaml.")
+def init(directory: Path, force: bool) -> None:
+    """Write a complete example site (two sites, four queues, a 400 and a 95 number) into
+    DIRECTORY, with freshly generated secrets beside it."""
+    with reported():
+        site = directory / "site.yaml"
+        if site.exists() and not force:
+            raise click.UsageError(f"{site} exists; use --force to overwrite it")
+        example = resources.files("callcenter") / "example"
+        directory.mkdir(parents=True, exist_ok=True)
+        with resources.as_file(example) as src:
+            shutil.copytree(src, directory, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        spec = load_site_file(site)
+        added = generate_secrets(spec, directory / "secrets.yaml")
+        click.echo(f"wrote the example site to {site}")
+        if added:
+            click.echo(f"generated {len(added)} secrets in {directory / 'secrets.yaml'} "
+                       "(mode 0600; keep it out of version control)")
+        click.echo(f"next: callcenter check {site} && callcenter render {site} --out DIR")
+
+
+@click.command()
+@site_argument
+@secrets_option
+def check(site: Path, secrets: Path | None) -> None:
+    """Check SITE and the flows it names; print every problem as file:line:column."""
+    with reported():
+        s = load(site, secrets)
+        spec = s.spec
+        click.echo(f"{site}: OK — {len(spec.sites)} sites, {len(spec.agents)} agents, "
+                   f"{len(spec.queues)} queues, {len(spec.trunks)} trunks, "
+                   f"{len(spec.numbers)} numbers, {len(spec.flows)} flows")
+
+
+@click.command()
+@site_argument
+@secrets_option
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the Asterisk configuration (Asterisk's -C folder).")
+def render(site: Path, secrets: Path | None, out: Path) -> None:
+    """Check SITE and render its Asterisk configuration into OUT (nothing written on error)."""
+    with reported():
+        s = load(site, secrets)
+        changed = render_site(s, out)
+        click.echo(f"rendered {out}: " + (", ".join(changed) if changed else "no changes"))
+
+
+@click.group()
+def secrets() -> None:
+    """Manage the secrets file (SIP passwords, PINs, AMI secret)."""
+
+
+@secrets.command("generate")
+@site_argument
+@secrets_option
+def secrets_generate(site: Path, secrets: Path | None) -> None:
+    """Add random values for every secret SITE needs that the secrets file lacks."""
+    import os
+
+    with reported():
+        try:
+            spec = load_site_file(site)
+        except SiteError:
+            raise
+        path = locate_secrets(site, spec, secrets, os.environ)
+        added = generate_secrets(spec, path)
+        click.echo(f"{path}: " + (f"added {', '.join(added)}" if added else "nothing missing"))
+
+
+COMMANDS = (init, check, render, secrets)

@@ -1,0 +1,1 @@
+"""IVR flows written in YAML: checking, simulating, drawing and running them."""

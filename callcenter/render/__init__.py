@@ -1,0 +1,83 @@
+"""Rendering a checked site into an Asterisk configuration directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import jinja2
+
+from callcenter.errors import RenderError
+from callcenter.render.context import build_context
+from callcenter.render.music import ensure_music
+from callcenter.render.templates import environment
+from callcenter.site.model import Site
+
+__all__ = ["RUNTIME_DIRS", "render_files", "render_site"]
+
+MANIFEST = ".callcenter-rendered"
+# Asterisk's own runtime folders inside the output directory (see asterisk.conf.j2)
+RUNTIME_DIRS = ("log", "run", "spool", "db", "sounds", "voicemail")
+
+
+def render_files(site: Site, out_dir: Path) -> dict[str, str]:
+    """File name → text of every rendered file, in memory; raises RenderError."""
+    env = environment()
+    ctx = build_context(site, out_dir)
+    files: dict[str, str] = {}
+    for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".j2"))):
+        try:
+            files[name.removesuffix(".j2")] = env.get_template(name).render(ctx)
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template {name}: {exc}") from exc
+    return files
+
+
+def render_site(site: Site, out_dir: str | Path) -> list[str]:
+    """Render every template into `out_dir`; return the names of files that changed.
+
+    Everything is rendered in memory first; only then is each file written to a temporary
+    name and renamed over the old one, so a failed render leaves the old files untouched."""
+    out = Path(out_dir)
+    files = render_files(site, out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for d in RUNTIME_DIRS:
+            (out / d).mkdir(exist_ok=True)
+        old = set()
+        if (out / MANIFEST).exists():
+            old = set((out / MANIFEST).read_text(encoding="utf-8").split())
+        changed = []
+        staged = []
+        for name, text in files.items():
+            target = out / name
+            data = text.encode("utf-8")
+            if target.exists() and target.read_bytes() == data:
+                continue
+            tmp = out / f".{name}.{os.getpid()}.tmp"
+            # manager.conf and pjsip.conf hold secrets
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            staged.append((tmp, target))
+            changed.append(name)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        for stale in sorted(old - set(files)):
+            (out / stale).unlink(missing_ok=True)
+        classes = {q.music_class for q in site.spec.queues.values()} | {"default"}
+        ensure_music(out / "sounds", sorted(classes))
+        manifest = "\n".join(sorted(files)) + "\n"
+        (out / MANIFEST).write_text(manifest, encoding="utf-8")
+    except OSError as exc:
+        raise RenderError(f"cannot write {out}: {exc.strerror} — check the folder's "
+                          "permissions and free space") from exc
+    return changed
+
+
+def digest(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()

@@ -1,0 +1,77 @@
+"""What the templates see: the site, flattened into plain values in a fixed order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from callcenter.site.model import Site
+from callcenter.site.numbers import classify
+
+__all__ = ["MODULES", "build_context"]
+
+# Only what the rendered configuration uses; anything else stays unloaded.
+MODULES: tuple[str, ...] = (
+    "res_timing_timerfd.so", "res_sorcery_config.so", "res_sorcery_memory.so",
+    "res_sorcery_astdb.so", "res_pjproject.so", "res_pjsip.so", "res_pjsip_session.so",
+    "chan_pjsip.so", "res_pjsip_authenticator_digest.so",
+    "res_pjsip_outbound_authenticator_digest.so", "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_registrar.so",
+    "res_pjsip_outbound_registration.so", "res_pjsip_sdp_rtp.so", "res_pjsip_caller_id.so",
+    "res_pjsip_dtmf_info.so", "res_pjsip_nat.so", "res_pjsip_rfc3326.so",
+    "res_pjsip_pubsub.so", "res_pjsip_exten_state.so",
+    "res_pjsip_dialog_info_body_generator.so", "res_pjsip_pidf_body_generator.so",
+    "res_pjsip_logger.so", "res_pjsip_acl.so", "res_rtp_asterisk.so",
+    "codec_alaw.so", "codec_ulaw.so", "codec_gsm.so", "codec_g722.so", "codec_resample.so",
+    "format_wav.so", "format_gsm.so", "format_pcm.so", "format_sln.so",
+    "pbx_config.so", "res_speech.so", "res_agi.so", "res_pjsip_outbound_publish.so",
+    "res_musiconhold.so", "bridge_simple.so",
+    "bridge_native_rtp.so", "bridge_holding.so", "bridge_builtin_features.so",
+    "app_dial.so", "app_playback.so", "app_stack.so", "app_exec.so", "app_verbose.so",
+    "app_read.so", "app_record.so", "app_echo.so", "app_originate.so", "app_userevent.so",
+    "app_sayunixtime.so", "app_senddtmf.so", "app_transfer.so",
+    "func_strings.so", "func_env.so", "func_callerid.so", "func_channel.so",
+    "func_logic.so", "func_global.so", "func_devstate.so", "func_hangupcause.so",
+    "func_uuid.so", "func_groupcount.so", "func_cut.so", "func_timeout.so", "func_db.so",
+    "res_manager_devicestate.so",
+)
+
+
+def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
+    spec = site.spec
+    out = out_dir.resolve()
+    agents = sorted(spec.agents, key=lambda a: a.extension)
+    numbers = []
+    for n in spec.numbers:
+        numbers.append({
+            "number": n.number, "kind": n.kind or classify(n.number), "flow": n.flow,
+            "first": n.first_route, "second": n.second_route,
+            "caller_id": n.number, "description": n.description,
+        })
+    trunks = []
+    for name, t in sorted(spec.trunks.items()):
+        trunks.append({
+            "name": name, "host": t.host, "port": t.port, "transport": t.transport,
+            "identify": t.identify, "username": t.username or "", "register": t.register,
+            "match": sorted(set(t.match or [t.host])), "channels": t.channels,
+            "qualify": t.qualify_seconds, "codecs": ",".join(t.codecs),
+            "password": site.secrets.trunk_passwords.get(name, ""),
+        })
+    music = sorted({q.music_class for q in spec.queues.values()} | {"default"})
+    return {
+        "company": spec.company,
+        "out": str(out),
+        "sounds": str(out / "sounds"),
+        "ast": spec.asterisk,
+        "ami_secret": site.secrets.ami_secret,
+        "agents": [{"id": a.id, "name": a.name, "extension": a.extension, "site": a.site,
+                    "password": site.secrets.sip_passwords[a.id],
+                    "callerid": spec.sites[a.site].caller_id} for a in agents],
+        "trunks": trunks,
+        "numbers": numbers,
+        "default_number": numbers[0],
+        "fallback": spec.fallback,
+        "features": spec.features,
+        "music_classes": music,
+        "modules": MODULES,
+    }

@@ -1,0 +1,60 @@
+"""The site description: one YAML file, loaded into checked dataclasses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from callcenter.errors import SiteError
+from callcenter.site.flowfiles import load_flow_sources
+from callcenter.site.model import Site, SiteFile
+from callcenter.site.schema import parse_site_file
+from callcenter.site.secrets import locate_secrets, resolve_secrets
+from callcenter.site.validate import check_site
+from callcenter.site.yamlsrc import load_yaml
+
+__all__ = ["Site", "SiteFile", "load_site", "load_site_file"]
+
+
+def load_site_file(path: str | Path) -> SiteFile:
+    """Parse and check the site file alone (no secrets); raise SiteError listing every problem."""
+    src, problems = load_yaml(path)
+    if src is None:
+        raise SiteError(problems)
+    spec, errs = parse_site_file(src)
+    problems += errs
+    if spec is None:
+        raise SiteError(problems)
+    problems += check_site(src, spec)
+    if problems:
+        raise SiteError(problems)
+    return spec
+
+
+def load_site(path: str | Path, *, secrets: str | Path | None = None,
+              env: Mapping[str, str] | None = None) -> Site:
+    """Load, type-check and cross-check a site file, its flows and its secrets.
+
+    Raises SiteError listing every problem found (not just the first)."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    src, problems = load_yaml(path)
+    if src is None:
+        raise SiteError(problems)
+    spec, errs = parse_site_file(src)
+    problems += errs
+    if spec is None:
+        raise SiteError(problems)
+    problems += check_site(src, spec)
+    flow_sources, flow_paths, errs = load_flow_sources(src, spec)
+    problems += errs
+    from callcenter.ivr.check import check_flows  # the flow language checks its own files
+
+    problems += check_flows(src, spec, flow_sources)
+    secret_values, errs = resolve_secrets(src, spec, locate_secrets(path, spec, secrets, env), env)
+    problems += errs
+    if problems or secret_values is None:
+        raise SiteError(sorted(problems, key=lambda p: (p.file, p.line, p.column)))
+    return Site(path=path.resolve(), spec=spec, secrets=secret_values,
+                flows={k: s.data for k, s in flow_sources.items()}, flow_files=flow_paths)

@@ -1,0 +1,46 @@
+"""Finding and parsing the IVR flow files a site names (the flow language lives in ivr/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callcenter.errors import Problem
+from callcenter.site.model import SiteFile
+from callcenter.site.yamlsrc import Source, load_yaml
+
+__all__ = ["load_flow_sources"]
+
+
+def load_flow_sources(src: Source, spec: SiteFile
+                      ) -> tuple[dict[str, Source], dict[str, Path], list[Problem]]:
+    """Parse every flow file; check each is a mapping with an `entry` node that exists."""
+    base = Path(src.file).parent
+    sources: dict[str, Source] = {}
+    paths: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for name, ref in spec.flows.items():
+        p = Path(ref)
+        path = p if p.is_absolute() else base / p
+        if not path.exists():
+            problems.append(src.problem(("flows", name), f"flow file {ref} does not exist",
+                                        "fix the path (relative to the site file)"))
+            continue
+        fsrc, errs = load_yaml(path)
+        problems.extend(errs)
+        if fsrc is None:
+            continue
+        doc = fsrc.data
+        if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), dict):
+            problems.append(fsrc.problem((), "a flow file needs a 'nodes:' mapping",
+                                         "see docs/flows.md"))
+            continue
+        entry = doc.get("entry")
+        if not isinstance(entry, str) or not entry:
+            problems.append(fsrc.problem(("entry",), "the flow has no entry point",
+                                         "add 'entry: NODE' naming its first node"))
+        elif entry not in doc["nodes"]:
+            problems.append(fsrc.problem(("entry",), f"entry node '{entry}' is not defined",
+                                         "define it under 'nodes:' or fix the name"))
+        sources[name] = fsrc
+        paths[name] = path
+    return sources, paths, problems

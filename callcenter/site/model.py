@@ -1,0 +1,242 @@
+"""The site description as typed dataclasses: what an IT person writes in one YAML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
+
+from callcenter.site.fields import (
+    AgentId,
+    Digits,
+    Extension,
+    Host,
+    Key,
+    Level,
+    PhoneNumber,
+    Text,
+)
+
+__all__ = [
+    "Agent",
+    "Announce",
+    "AsteriskSettings",
+    "Company",
+    "Fallback",
+    "FeatureCodes",
+    "Hours",
+    "NumberDef",
+    "Prompt",
+    "Queue",
+    "Secrets",
+    "Site",
+    "SiteDef",
+    "SiteFile",
+    "Skill",
+    "Trunk",
+]
+
+_STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(config=_STRICT)
+class Company:
+    name: Text
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+
+
+@dataclass(config=_STRICT)
+class SiteDef:
+    """A 职场: a place where agents work."""
+
+    name: Text
+    caller_id: PhoneNumber
+    kind: Literal["hq", "branch", "outsourced", "remote"] = "branch"
+    description: Text = ""
+    hours: Key | None = None
+    region: Text = ""
+    # caller number prefixes (area codes, mobile segments) that belong to this site's region
+    area_codes: list[Digits] = field(default_factory=list)
+
+
+@dataclass(config=_STRICT)
+class Skill:
+    description: Text = ""
+
+
+@dataclass(config=_STRICT)
+class Agent:
+    id: AgentId
+    name: Text
+    extension: Extension
+    site: Key
+    skills: dict[Key, Level] = field(default_factory=dict)
+
+
+@dataclass(config=_STRICT)
+class Announce:
+    """When a waiting caller hears position and estimated wait (seconds; 0 = never)."""
+
+    first_after: int = 30
+    every: int = 60
+    position: bool = True
+    estimated_wait: bool = True
+
+
+@dataclass(config=_STRICT)
+class Queue:
+    name: Text
+    skills: dict[Key, Level]
+    site: Key | None = None
+    strategy: Literal["longest_idle", "fewest_calls", "highest_skill", "round_robin"] = (
+        "longest_idle")
+    service_level_seconds: int = 20
+    max_wait_seconds: int = 300
+    # where a call goes after max_wait: queue:NAME, site:NAME, voicemail:NAME, callback, hangup
+    overflow: str = "voicemail:default"
+    expand_after_seconds: int | None = None
+    wrap_up_seconds: int = 10
+    music_class: Key = "default"
+    announce: Announce = field(default_factory=Announce)
+    callback_offer_after_seconds: int | None = None
+    weight: int = 1
+
+
+@dataclass(config=_STRICT)
+class Trunk:
+    """A SIP carrier peer (中继)."""
+
+    host: Host
+    port: int = 5060
+    transport: Literal["udp", "tcp"] = "udp"
+    # ip: the carrier is recognised by its address; password: we authenticate/register
+    identify: Literal["ip", "password"] = "ip"
+    username: Text | None = None
+    register: bool = False
+    match: list[Host] = field(default_factory=list)
+    channels: int = 30
+    qualify_seconds: int = 30
+    codecs: list[Literal["alaw", "ulaw", "g722", "gsm"]] = field(
+        default_factory=lambda: ["alaw", "ulaw"])
+
+
+@dataclass(config=_STRICT)
+class NumberDef:
+    """A national service number (400/95/1010) or ordinary DID with its two routes."""
+
+    number: Digits
+    flow: Key
+    first_route: Key
+    second_route: Key
+    kind: Literal["400", "95", "1010", "did"] | None = None
+    site: Key | None = None
+    description: Text = ""
+
+
+@dataclass(config=_STRICT)
+class Hours:
+    """Opening hours per weekday ("08:00-12:00,13:00-21:00" or "closed"), holidays and
+    make-up working days (调休) that open a weekend day on the weekday's hours."""
+
+    weekly: dict[Weekday, str]
+    holidays: list[dt.date] = field(default_factory=list)
+    workdays: list[dt.date] = field(default_factory=list)
+    timezone: str | None = None
+
+
+@dataclass(config=_STRICT)
+class Prompt:
+    """A recorded file (relative to the site file) or a text spoken by espeak-ng; a file wins."""
+
+    file: str | None = None
+    text: Text | None = None
+    language: Literal["zh", "en", "yue"] = "zh"
+
+
+@dataclass(config=_STRICT)
+class Fallback:
+    """What a caller gets when the daemon cannot be reached: a prompt, then ring these
+    extensions together, then the closing prompt and hang up."""
+
+    prompt: Key
+    extensions: list[Extension] = field(default_factory=list)
+    ring_seconds: int = 30
+    final_prompt: Key | None = None
+
+
+@dataclass(config=_STRICT)
+class FeatureCodes:
+    """Keypad codes agents dial from a desk phone."""
+
+    login: str = "*21"
+    logout: str = "*22"
+    pause: str = "*23"
+    unpause: str = "*24"
+
+
+@dataclass(config=_STRICT)
+class AsteriskSettings:
+    sip_bind: Host = "0.0.0.0"
+    sip_port: int = 5060
+    ami_port: int = 5038
+    agi_host: Host = "127.0.0.1"
+    agi_port: int = 4573
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+    # addresses the daemon accepts FastAGI connections from
+    addresses: list[Host] = field(default_factory=lambda: ["127.0.0.1"])
+
+
+@dataclass(config=_STRICT)
+class SiteFile:
+    """The YAML document as written (before secrets and flows are attached)."""
+
+    company: Company
+    sites: dict[Key, SiteDef]
+    agents: list[Agent]
+    skills: dict[Key, Skill]
+    queues: dict[Key, Queue]
+    trunks: dict[Key, Trunk]
+    numbers: list[NumberDef]
+    hours: dict[Key, Hours]
+    flows: dict[Key, str]
+    prompts: dict[Key, Prompt]
+    fallback: Fallback
+    features: FeatureCodes = field(default_factory=FeatureCodes)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    secrets: str | None = None
+    contacts: str | None = None
+
+
+@dataclasses.dataclass
+class Secrets:
+    """Passwords that never sit in the site file."""
+
+    ami_secret: str
+    sip_passwords: dict[str, str]  # agent id -> password
+    pins: dict[str, str]  # agent id -> keypad PIN
+    trunk_passwords: dict[str, str]  # trunk name -> password
+
+
+@dataclasses.dataclass
+class Site:
+    """A checked site: the file's content plus where it lives, its flows and secrets."""
+
+    path: Path
+    spec: SiteFile
+    secrets: Secrets
+    flows: dict[str, dict]  # flow name -> parsed flow document
+    flow_files: dict[str, Path]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent

@@ -1,0 +1,103 @@
+"""Type-check a parsed site file against the model and turn pydantic's errors into Problems."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from callcenter.errors import Problem
+from callcenter.site.model import SiteFile
+from callcenter.site.yamlsrc import PathKey, Source
+
+__all__ = ["parse_site_file"]
+
+_ADAPTER = TypeAdapter(SiteFile)
+
+
+def parse_site_file(src: Source) -> tuple[SiteFile | None, list[Problem]]:
+    if not isinstance(src.data, dict):
+        return None, [src.problem((), "the site file must be a mapping of sections",
+                                  "start with 'company:' at the left margin")]
+    try:
+        return _ADAPTER.validate_python(src.data), []
+    except ValidationError as exc:
+        return None, [_problem(src, err) for err in exc.errors()]
+
+
+def _problem(src: Source, err: Any) -> Problem:
+    loc: PathKey = tuple(err["loc"])
+    kind = err["type"]
+    is_key = bool(loc) and loc[-1] == "[key]"
+    if is_key:
+        loc = loc[:-1]
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        name = str(loc[-1])
+        known = _field_names(loc[:-1])
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else (
+            "known keys here: " + ", ".join(known) if known else "remove it")
+        return src.problem(loc, f"unknown key '{name}'", hint)
+    if kind == "missing":
+        return src.problem(loc[:-1] or loc, f"missing required key '{loc[-1]}'",
+                           f"add '{loc[-1]}:' here")
+    msg: str = err["msg"]
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        what, _, hint = msg.partition(" — ")
+        if is_key:
+            what = f"key {what}"
+        return src.problem(loc, what, hint)
+    if kind == "literal_error":
+        allowed = msg.removeprefix("Input should be ")
+        return src.problem(loc, f"{err['input']!r} is not allowed", f"use {allowed}")
+    got = type(err.get("input")).__name__
+    names = {"dict": "a mapping", "list": "a list", "str": "text", "int": "a whole number",
+             "bool": "true/false", "NoneType": "nothing", "float": "a number"}
+    if kind.endswith("_type") or kind in ("dataclass_type", "model_type"):
+        want = {"dict_type": "a mapping (key: value lines)", "list_type": "a list ('- ' items)",
+                "string_type": "text", "int_type": "a whole number", "bool_type": "true or false",
+                "dataclass_type": "a mapping (key: value lines)"}.get(kind, msg)
+        return src.problem(loc, f"wrong type: expected {want}, got {names.get(got, got)}",
+                           "change the value's type")
+    if kind.startswith("int_") or kind.startswith("date_") or kind.startswith("bool_"):
+        return src.problem(loc, f"{err.get('input')!r}: {msg.lower()}", "fix the value")
+    return src.problem(loc, msg, "fix the value")
+
+
+def _field_names(loc: PathKey) -> list[str]:
+    """The keys allowed at `loc`, found by walking the model's type hints."""
+    tp: Any = SiteFile
+    for part in loc:
+        tp = _unwrap(tp)
+        if dataclasses.is_dataclass(tp):
+            hints = typing.get_type_hints(tp)
+            if part not in hints:
+                return []
+            tp = hints[part]
+        elif typing.get_origin(tp) in (list, dict):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if dataclasses.is_dataclass(tp):
+        return [f.name for f in dataclasses.fields(tp)]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp

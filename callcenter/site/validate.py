@@ -1,0 +1,209 @@
+"""Checks across the site file: names that must resolve, values that must not collide."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callcenter.errors import Problem
+from callcenter.site.hours import parse_ranges
+from callcenter.site.model import SiteFile
+from callcenter.site.numbers import format_error
+from callcenter.site.yamlsrc import PathKey, Source
+
+__all__ = ["check_site"]
+
+_FEATURE = re.compile(r"\*?[0-9#]{1,6}\Z")
+OVERFLOW_KINDS = ("queue", "site", "voicemail", "callback", "hangup")
+
+
+class _Checker:
+    def __init__(self, src: Source, spec: SiteFile):
+        self.src = src
+        self.spec = spec
+        self.problems: list[Problem] = []
+
+    def add(self, path: PathKey, message: str, hint: str = "") -> None:
+        self.problems.append(self.src.problem(path, message, hint))
+
+    def ref(self, path: PathKey, name: str | None, known: Iterable[str], what: str,
+            section: str) -> None:
+        if name is None:
+            return
+        known = sorted(known)
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = (f"did you mean '{close[0]}'?" if close else
+                    f"define it under '{section}:'" + (f" (known: {', '.join(known)})"
+                                                       if known else ""))
+            self.add(path, f"unknown {what} '{name}'", hint)
+
+
+def check_site(src: Source, spec: SiteFile) -> list[Problem]:
+    """Every cross-reference and collision problem in a type-correct site file."""
+    c = _Checker(src, spec)
+    base = Path(src.file).parent
+    _timezone(c, ("company", "timezone"), spec.company.timezone)
+
+    for key, site in spec.sites.items():
+        c.ref(("sites", key, "hours"), site.hours, spec.hours, "hours table", "hours")
+
+    for key, hours in spec.hours.items():
+        if hours.timezone:
+            _timezone(c, ("hours", key, "timezone"), hours.timezone)
+        for day, text in hours.weekly.items():
+            try:
+                parse_ranges(text)
+            except ValueError as exc:
+                what, _, hint = str(exc).partition(" — ")
+                c.add(("hours", key, "weekly", day), what, hint)
+
+    features = {"login": spec.features.login, "logout": spec.features.logout,
+                "pause": spec.features.pause, "unpause": spec.features.unpause}
+    seen_codes: dict[str, str] = {}
+    for name, code in features.items():
+        if not _FEATURE.match(code):
+            c.add(("features", name), f"{code!r} is not a keypad code",
+                  "use up to 6 digits or '#', optionally after '*', e.g. *21")
+        elif code in seen_codes:
+            c.add(("features", name), f"code {code} is also the '{seen_codes[code]}' code",
+                  "give each feature its own code")
+        seen_codes.setdefault(code, name)
+
+    numbers = {n.number for n in spec.numbers}
+    ids: dict[str, int] = {}
+    exts: dict[str, int] = {}
+    for i, agent in enumerate(spec.agents):
+        if agent.id in ids:
+            c.add(("agents", i, "id"),
+                  f"duplicate agent id {agent.id} (also agents[{ids[agent.id]}])",
+                  "give every agent its own id")
+        ids.setdefault(agent.id, i)
+        if agent.extension in exts:
+            c.add(("agents", i, "extension"),
+                  f"duplicate extension {agent.extension} (also agents[{exts[agent.extension]}])",
+                  "give every agent its own extension")
+        exts.setdefault(agent.extension, i)
+        if agent.extension in seen_codes:
+            c.add(("agents", i, "extension"),
+                  f"extension {agent.extension} is the "
+                  f"'{seen_codes[agent.extension]}' feature code",
+                  "choose another extension or change the feature code under 'features:'")
+        if agent.extension in numbers:
+            c.add(("agents", i, "extension"), f"extension {agent.extension} is also a number "
+                  "under 'numbers:'", "choose another extension")
+        c.ref(("agents", i, "site"), agent.site, spec.sites, "site", "sites")
+        for skill in agent.skills:
+            c.ref(("agents", i, "skills", skill), skill, spec.skills, "skill", "skills")
+
+    for key, queue in spec.queues.items():
+        c.ref(("queues", key, "site"), queue.site, spec.sites, "site", "sites")
+        if not queue.skills:
+            c.add(("queues", key, "skills"), "a queue needs at least one required skill",
+                  "add e.g. 'sales: 1'")
+        for skill in queue.skills:
+            c.ref(("queues", key, "skills", skill), skill, spec.skills, "skill", "skills")
+        _overflow(c, key, queue.overflow)
+        for field_name in ("service_level_seconds", "max_wait_seconds", "wrap_up_seconds"):
+            if getattr(queue, field_name) < 0:
+                c.add(("queues", key, field_name), "must not be negative", "use 0 or more")
+        if queue.weight < 1:
+            c.add(("queues", key, "weight"), "weight must be at least 1", "use 1 or more")
+        if queue.expand_after_seconds is not None and (
+                queue.expand_after_seconds >= queue.max_wait_seconds):
+            c.add(("queues", key, "expand_after_seconds"),
+                  "skill expansion starts after the call has already overflowed",
+                  "make it smaller than max_wait_seconds")
+
+    for key, trunk in spec.trunks.items():
+        if not 1 <= trunk.port <= 65535:
+            c.add(("trunks", key, "port"), f"port {trunk.port} is out of range", "use 1–65535")
+        if trunk.identify == "password" and not trunk.username:
+            c.add(("trunks", key, "username"), "a password-identified trunk needs a username",
+                  "add 'username:' (the account the carrier gave you)")
+        if trunk.register and trunk.identify != "password":
+            c.add(("trunks", key, "register"), "registration needs identify: password",
+                  "set 'identify: password' and a username")
+        if trunk.channels < 1:
+            c.add(("trunks", key, "channels"), "channel capacity must be at least 1",
+                  "use the number of concurrent calls the carrier sold you")
+
+    seen_numbers: dict[str, int] = {}
+    for i, num in enumerate(spec.numbers):
+        err = format_error(num.number, num.kind)
+        if err:
+            what, _, hint = err.partition(" — ")
+            c.add(("numbers", i, "number"), f"{num.number}: {what}", hint or "fix the number")
+        if num.number in seen_numbers:
+            c.add(("numbers", i, "number"), f"number {num.number} is listed twice",
+                  f"remove one (also numbers[{seen_numbers[num.number]}])")
+        seen_numbers.setdefault(num.number, i)
+        c.ref(("numbers", i, "flow"), num.flow, spec.flows, "flow", "flows")
+        c.ref(("numbers", i, "first_route"), num.first_route, spec.trunks, "trunk", "trunks")
+        c.ref(("numbers", i, "second_route"), num.second_route, spec.trunks, "trunk", "trunks")
+        c.ref(("numbers", i, "site"), num.site, spec.sites, "site", "sites")
+        if num.first_route == num.second_route:
+            c.add(("numbers", i, "second_route"),
+                  f"first and second route are the same trunk '{num.first_route}'",
+                  "name a different carrier's trunk as second route, so one failure does "
+                  "not stop both")
+    if not spec.numbers:
+        c.add(("numbers",), "no numbers are defined", "add the 400/95 number callers dial")
+
+    for key, prompt in spec.prompts.items():
+        if prompt.file is None and prompt.text is None:
+            c.add(("prompts", key), "a prompt needs a recorded 'file' or a 'text'",
+                  "add 'text:' so it can be spoken until it is recorded")
+        elif prompt.file is not None and prompt.text is None:
+            p = Path(prompt.file)
+            if not (p if p.is_absolute() else base / p).exists():
+                c.add(("prompts", key, "file"), f"recording {prompt.file} does not exist",
+                      "record it, fix the path, or add a 'text:' fallback")
+
+    fb = spec.fallback
+    c.ref(("fallback", "prompt"), fb.prompt, spec.prompts, "prompt", "prompts")
+    c.ref(("fallback", "final_prompt"), fb.final_prompt, spec.prompts, "prompt", "prompts")
+    for j, ext in enumerate(fb.extensions):
+        c.ref(("fallback", "extensions", j), ext, exts, "agent extension", "agents")
+
+    a = spec.asterisk
+    for name in ("sip_port", "ami_port", "agi_port", "rtp_start", "rtp_end"):
+        if not 1 <= getattr(a, name) <= 65535:
+            c.add(("asterisk", name), "port out of range", "use 1–65535")
+    if a.rtp_start >= a.rtp_end:
+        c.add(("asterisk", "rtp_end"), "the RTP range is empty", "make rtp_end > rtp_start")
+    if len({a.sip_port, a.ami_port, a.agi_port}) < 3:
+        c.add(("asterisk",), "sip_port, ami_port and agi_port must differ", "change one")
+
+    if spec.contacts is not None:
+        p = Path(spec.contacts)
+        if not (p if p.is_absolute() else base / p).exists():
+            c.add(("contacts",), f"contact file {spec.contacts} does not exist",
+                  "fix the path or remove the key")
+    return c.problems
+
+
+def _timezone(c: _Checker, path: PathKey, name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add(path, f"unknown time zone {name!r}", "use an IANA name such as Asia/Shanghai")
+
+
+def _overflow(c: _Checker, key: str, target: str) -> None:
+    kind, _, name = target.partition(":")
+    path = ("queues", key, "overflow")
+    if kind not in OVERFLOW_KINDS:
+        c.add(path, f"unknown overflow target {target!r}",
+              "use queue:NAME, site:NAME, voicemail:NAME, callback or hangup")
+    elif kind == "queue":
+        c.ref(path, name, c.spec.queues, "queue", "queues")
+        if name == key:
+            c.add(path, "a queue cannot overflow into itself", "name another queue")
+    elif kind == "site":
+        c.ref(path, name, c.spec.sites, "site", "sites")
+    elif kind == "voicemail" and not re.fullmatch(r"[a-z0-9_-]{1,40}", name):
+        c.add(path, f"voicemail box {name!r} is not a plain name", "write e.g. voicemail:sales")
