@@ -1,0 +1,57 @@
+"""SIPp scenario XML rendered from the templates beside this module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+__all__ = ["DTMF_PCAP_DIR", "Step", "dtmf", "pause", "uac_scenario", "uas_scenario"]
+
+DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
+_NAMES = {"*": "star", "#": "pound"}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("scenarios"))),
+    undefined=jinja2.StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the caller does after the call is answered."""
+
+    kind: str  # "pause" or "dtmf"
+    ms: int
+    pcap: str = ""
+
+
+def pause(ms: int) -> Step:
+    return Step("pause", ms)
+
+
+def dtmf(digit: str, after_ms: int = 400) -> Step:
+    """Press `digit` (RFC 4733 events from the pcaps sip-tester ships), then wait."""
+    pcap = DTMF_PCAP_DIR / f"dtmf_2833_{_NAMES.get(digit, digit)}.pcap"
+    return Step("dtmf", after_ms, str(pcap))
+
+
+def uac_scenario(*, caller_number: str = "13800138000", caller_name: str = "caller",
+                 steps: list[Step] | tuple[Step, ...] = (), ending: str = "wait_bye",
+                 bye_timeout_ms: int = 30000, name: str = "callcenter-uac") -> str:
+    """A caller scenario. ending: "wait_bye" (the far end hangs up) or "hangup" (we do)."""
+    if ending not in ("wait_bye", "hangup"):
+        raise ValueError(f"ending must be wait_bye or hangup, not {ending!r}")
+    return _env.get_template("uac.xml.j2").render(
+        name=name, caller_number=caller_number, caller_name=caller_name, steps=list(steps),
+        ending=ending, bye_timeout_ms=bye_timeout_ms)
+
+
+def uas_scenario(mode: str = "answer", *, answer_after_ms: int = 0,
+                 name: str = "callcenter-uas") -> str:
+    """A phone or carrier: mode "answer" (then waits for BYE), "busy" (486) or "noanswer"
+    (rings until cancelled)."""
+    if mode not in ("answer", "busy", "noanswer"):
+        raise ValueError(f"mode must be answer, busy or noanswer, not {mode!r}")
+    return _env.get_template("uas.xml.j2").render(name=name, mode=mode,
+                                                   answer_after_ms=answer_after_ms)
