@@ -117,6 +117,7 @@ class SippServer:
         self.scenario = scenario or uas_scenario()
         self.local_ip = local_ip
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"cc-sipp-uas{port}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.stat = self.workdir / "uas.csv"
 
