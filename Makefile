@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check callcenter tests scripts
 
 demo: install
-	scripts/demo "$(DEMO_DIR)"
+	$(PY) scripts/demo.py "$(DEMO_DIR)"
 
 demo-stop: $(STAMP)
 	$(VENV)/bin/callcenter asterisk stop "$(DEMO_DIR)/asterisk"

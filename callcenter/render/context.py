@@ -33,7 +33,7 @@ MODULES: tuple[str, ...] = (
     "func_strings.so", "func_env.so", "func_callerid.so", "func_channel.so",
     "func_logic.so", "func_global.so", "func_devstate.so", "func_hangupcause.so",
     "func_uuid.so", "func_groupcount.so", "func_cut.so", "func_timeout.so", "func_db.so",
-    "res_manager_devicestate.so",
+    "res_manager_devicestate.so", "res_clioriginate.so",
 )
 
 
