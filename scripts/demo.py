@@ -14,8 +14,8 @@ from pathlib import Path
 
 from callcenter.asterisk import cli, start
 from callcenter.render import render_site
-from callcenter.site import load_site
 from callcenter.sipp import Sipp, SippServer, uac_scenario
+from callcenter.site import load_site
 
 
 def run(*args: str) -> None:
