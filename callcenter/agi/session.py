@@ -1,0 +1,94 @@
+"""One FastAGI session: send commands, read responses, notice the caller hanging up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from callcenter.agi.protocol import AgiError, AgiResponse, parse_response, quote
+from callcenter.errors import CallcenterError
+
+__all__ = ["AgiHangup", "AgiSession"]
+
+log = logging.getLogger(__name__)
+
+
+class AgiHangup(CallcenterError):
+    """The channel hung up (the caller left) while the daemon was still talking to it."""
+
+
+class AgiSession:
+    """Commands over one FastAGI connection. `env` holds the request's agi_* variables."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 env: dict[str, str], *, timeout: float = 30.0):
+        self.reader = reader
+        self.writer = writer
+        self.env = env
+        self.timeout = timeout
+        self.hung_up = False
+
+    @property
+    def channel(self) -> str:
+        return self.env.get("channel", "")
+
+    @property
+    def uniqueid(self) -> str:
+        return self.env.get("uniqueid", "")
+
+    async def command(self, name: str, *args: str | int, timeout: float | None = None
+                      ) -> AgiResponse:
+        """Send `NAME "arg" "arg"…` and return Asterisk's answer; AgiHangup if the channel is
+        gone. Every argument is quoted (see protocol.quote)."""
+        if self.hung_up:
+            raise AgiHangup(f"{self.channel} hung up")
+        line = " ".join([name, *(quote(a) for a in args)]) + "\n"
+        self.writer.write(line.encode("utf-8"))
+        try:
+            await self.writer.drain()
+            while True:
+                raw = await asyncio.wait_for(self.reader.readline(),
+                                             timeout if timeout is not None else self.timeout)
+                if not raw:
+                    self.hung_up = True
+                    raise AgiHangup(f"{self.channel}: Asterisk closed the AGI connection")
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if text == "HANGUP":  # AGISIGHUP notice; the real answer follows
+                    self.hung_up = True
+                    continue
+                resp = parse_response(text)
+                if resp.code == 520:  # usage error: a multi-line answer ends with 520 End
+                    while not (await self.reader.readline()).startswith(b"520"):
+                        pass
+                    raise AgiError(f"Asterisk refused {name}: usage error")
+                if resp.code == 511:
+                    self.hung_up = True
+                    raise AgiHangup(f"{self.channel} hung up")
+                if resp.code != 200:
+                    raise AgiError(f"Asterisk answered {name} with {text!r}")
+                if resp.result == -1 and name in _HANGUP_ON_MINUS_ONE:
+                    self.hung_up = True
+                    raise AgiHangup(f"{self.channel} hung up during {name}")
+                return resp
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.hung_up = True
+            raise AgiHangup(f"{self.channel}: AGI connection lost ({exc})") from exc
+        except TimeoutError as exc:
+            raise AgiError(f"Asterisk did not answer {name} within "
+                           f"{timeout or self.timeout:g} s") from exc
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command("SET VARIABLE", name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        resp = await self.command("GET VARIABLE", name)
+        return resp.data if resp.result == 1 else None
+
+    async def verbose(self, message: str, level: int = 3) -> None:
+        await self.command("VERBOSE", message, level)
+
+
+# commands whose result -1 means the channel hung up
+_HANGUP_ON_MINUS_ONE = frozenset({"STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "RECORD FILE",
+                                  "SAY DIGITS", "SAY NUMBER", "SAY TIME", "CONTROL STREAM FILE",
+                                  "GET OPTION", "ANSWER", "SAY ALPHA", "SAY DATETIME"})
