@@ -11,7 +11,7 @@ __all__ = ["AgiError", "AgiResponse", "parse_header", "parse_response", "quote"]
 
 MAX_HEADER_BYTES = 16 * 1024
 _RESPONSE = re.compile(r"^(\d{3})(?:[ -](.*))?$")
-_RESULT = re.compile(r"result=(-?\d+)(?:\s+\((.*)\))?(?:\s+(.*))?$")
+_RESULT = re.compile(r"result=(\S*)(?:\s+\((.*)\))?(?:\s+(.*))?$")
 
 
 class AgiError(CallcenterError):
@@ -21,7 +21,7 @@ class AgiError(CallcenterError):
 @dataclass(frozen=True)
 class AgiResponse:
     code: int
-    result: int
+    result: str
     data: str
     extra: str
     raw: str
@@ -29,6 +29,14 @@ class AgiResponse:
     @property
     def ok(self) -> bool:
         return self.code == 200
+
+    @property
+    def value(self) -> int:
+        """The result as a number (-1 when it is not one)."""
+        try:
+            return int(self.result)
+        except ValueError:
+            return -1
 
 
 def parse_header(raw: bytes) -> dict[str, str]:
@@ -55,8 +63,8 @@ def parse_response(line: str) -> AgiResponse:
     code, rest = int(m[1]), m[2] or ""
     r = _RESULT.search(rest)
     if r:
-        return AgiResponse(code, int(r[1]), r[2] or "", r[3] or "", line)
-    return AgiResponse(code, -1, "", rest, line)
+        return AgiResponse(code, r[1], r[2] or "", r[3] or "", line)
+    return AgiResponse(code, "", "", rest, line)
 
 
 def quote(arg: str | int) -> str:

@@ -66,7 +66,7 @@ class AgiSession:
                     raise AgiHangup(f"{self.channel} hung up")
                 if resp.code != 200:
                     raise AgiError(f"Asterisk answered {name} with {text!r}")
-                if resp.result == -1 and name in _HANGUP_ON_MINUS_ONE:
+                if resp.result == "-1" and name in _HANGUP_ON_MINUS_ONE:
                     self.hung_up = True
                     raise AgiHangup(f"{self.channel} hung up during {name}")
                 return resp
@@ -82,7 +82,7 @@ class AgiSession:
 
     async def get_variable(self, name: str) -> str | None:
         resp = await self.command("GET VARIABLE", name)
-        return resp.data if resp.result == 1 else None
+        return resp.data if resp.result == "1" else None
 
     async def verbose(self, message: str, level: int = 3) -> None:
         await self.command("VERBOSE", message, level)

@@ -33,8 +33,9 @@ def test_parse_header_survives_bad_utf8() -> None:
 
 def test_parse_response() -> None:
     r = parse_response("200 result=1 (timeout) endpos=8000")
-    assert (r.code, r.result, r.data, r.extra) == (200, 1, "timeout", "endpos=8000")
-    assert parse_response("200 result=-1").result == -1
+    assert (r.code, r.result, r.data, r.extra) == (200, "1", "timeout", "endpos=8000")
+    assert parse_response("200 result=-1").value == -1
+    assert parse_response("200 result=0123#").result == "0123#"
     with pytest.raises(AgiError):
         parse_response("garbage")
 

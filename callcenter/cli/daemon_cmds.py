@@ -1,0 +1,70 @@
+"""`callcenter run` (the daemon) and `callcenter status` (what the running daemon sees)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import click
+
+from callcenter.cli.common import load, reported, secrets_option, site_argument
+
+__all__ = ["COMMANDS"]
+
+DEFAULT_CONF = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
+
+conf_option = click.option(
+    "--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CONF,
+    show_default=True, help="The folder 'callcenter render' wrote ($CALLCENTER_CONF).")
+
+
+@click.command()
+@site_argument
+@secrets_option
+@conf_option
+@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--json-logs", is_flag=True, help="One JSON document per log line.")
+def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
+        json_logs: bool) -> None:
+    """Run the daemon: AMI to Asterisk, FastAGI for the IVR flows, until SIGTERM."""
+    from callcenter.daemon.app import Daemon
+    from callcenter.daemon.logs import setup_logging
+
+    with reported():
+        setup_logging(log_level.upper(), json_logs)
+        daemon = Daemon(load(site, secrets), conf_dir)
+        asyncio.run(daemon.run())
+
+
+@click.command()
+@conf_option
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON document.")
+def status(conf_dir: Path, as_json: bool) -> None:
+    """Ask the running daemon what it sees: AMI link, live calls, flows in progress."""
+    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.status import query_status
+
+    with reported():
+        doc = query_status(status_socket(conf_dir))
+        if as_json:
+            click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+            return
+        ami = doc["ami"]
+        click.echo(f"callcenter {doc['version']}, up {doc['uptime_seconds']:.0f} s, site "
+                   f"{doc['site']}")
+        click.echo(f"AMI: {'connected' if ami['connected'] else 'NOT connected'} "
+                   f"({ami['connects']} connects, {ami['events']} events)")
+        click.echo(f"FastAGI: port {doc['agi']['port']}, {doc['agi']['sessions']} sessions")
+        click.echo(f"live channels: {len(doc['channels'])}")
+        for ch in doc["channels"]:
+            click.echo(f"  {ch['name']:<40} {ch['state']:<8} {ch['caller']:<16} "
+                       f"{ch['context']}/{ch['exten']}")
+        click.echo(f"flows in progress: {len(doc['flows']['active'])}")
+        for flow in doc["flows"]["active"]:
+            click.echo(f"  {flow['call']:<20} {flow['flow']:<12} at {flow['node']:<16} "
+                       f"caller {flow['caller']}")
+
+
+COMMANDS = (run, status)
