@@ -1,0 +1,106 @@
+"""Running a number's IVR flow for a call that Asterisk handed over FastAGI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callcenter.agi import AgiError, AgiHangup, AgiSession
+from callcenter.daemon.agi_io import AgiCallIO
+from callcenter.site import Site
+
+__all__ = ["ActiveFlow", "FlowCalls"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveFlow:
+    call: str
+    flow: str
+    caller: str
+    started: float
+    node: str = ""
+    path: list[str] = field(default_factory=list)
+
+
+class FlowCalls:
+    """Flows in progress and the outcomes of the finished ones (for status and tests)."""
+
+    def __init__(self, site: Site, conf_dir: Path):
+        self.site = site
+        self.conf_dir = conf_dir
+        self.active: dict[str, ActiveFlow] = {}
+        self.finished: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+
+    async def run(self, session: AgiSession, flow: str, args: list[str]) -> None:
+        from callcenter.ivr.engine import run_flow  # the one engine, shared with the simulator
+
+        io = AgiCallIO(session, sounds=self.conf_dir / "sounds",
+                       voicemail=self.conf_dir / "voicemail",
+                       timezone=self.site.spec.company.timezone)
+        number = args[0] if args else ""
+        active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
+        self.active[session.uniqueid] = active
+        log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?", number)
+        kind, target, detail = "fallback", "", ""
+        try:
+            if flow not in self.site.flows:
+                raise AgiError(f"no flow named {flow!r} in the site")
+            outcome = await run_flow(self.site, flow, io, number=number,
+                                     on_node=lambda n: _visit(active, n))
+            kind, target = outcome.kind, outcome.target or ""
+            detail = ",".join(outcome.path)
+            await _hand_back(session, outcome)
+        except AgiHangup:
+            kind = "caller_hangup"
+            log.info("caller hung up in flow %s at node %s", flow, active.node or "-")
+        except (AgiError, OSError) as exc:
+            kind = "fallback"
+            log.warning("flow %s broke at node %s (%s); the call takes the fallback", flow,
+                        active.node or "-", exc)
+        except Exception:
+            kind = "fallback"
+            log.exception("flow %s failed at node %s; the call takes the fallback", flow,
+                          active.node or "-")
+        finally:
+            self.active.pop(session.uniqueid, None)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.finished.append({"call": session.uniqueid, "flow": flow, "outcome": kind,
+                              "target": target, "path": detail or ",".join(active.path),
+                              "node": active.node, "caller": io.caller_number,
+                              "seconds": round(time.time() - active.started, 3)})
+        del self.finished[:-200]
+        log.info("flow %s ended: %s %s (path %s)", flow, kind, target,
+                 detail or ",".join(active.path))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"active": [asdict(a) for a in self.active.values()],
+                "finished": self.finished[-50:], "counts": dict(self.counts)}
+
+
+def _visit(active: ActiveFlow, node: str) -> None:
+    active.node = node
+    active.path.append(node)
+
+
+async def _hand_back(session: AgiSession, outcome: Any) -> None:
+    """Tell the dialplan where the call goes next (cc-after-flow reads these)."""
+    kind = outcome.kind
+    if kind in ("hangup", "voicemail"):
+        await session.set_variable("CC_NEXT", "hangup")
+    elif kind == "transfer":
+        await session.set_variable("CC_TARGET", "".join(c for c in outcome.target
+                                                         if c.isdigit()))
+        await session.set_variable("CC_NEXT", "transfer")
+    elif kind == "queue":
+        # the ACD arrives with the next issue; until then a queued call takes the fallback
+        await session.set_variable("CC_QUEUE", outcome.target or "")
+        await session.set_variable("CC_PRIORITY", str(getattr(outcome, "priority", 0)))
+        await session.set_variable("CC_NEXT", "queue")
+    else:
+        await session.set_variable("CC_NEXT", "fallback")
