@@ -736,8 +736,21 @@ cdef class Scheduler:
             self._offer(c, (<_Member>pool.ready.a[0].owner).agent, False, out)
             return 0
         q = pool.queue
-        if q.expand_ms >= 0 and now - c.node.t >= q.expand_ms and pool.xready.n:
-            self._offer(c, (<_Member>pool.xready.a[0].owner).agent, True, out)
+        if q.expand_ms >= 0 and now - c.node.t >= q.expand_ms:
+            # Expanded agents choose by the order rule, so an older expanded call of the
+            # same pool is not overtaken by this one.
+            self._drain_expanded(pool, now, out)
+        return 0
+
+    cdef int _drain_expanded(self, _Pool pool, long long now, list out) except -1:
+        """Let the pool's ready expanded agents, best first, take calls while it has calls
+        old enough for them."""
+        cdef long long threshold = now - pool.queue.expand_ms
+        while top_old_call(pool, threshold) != NULL:
+            if pool.xready.n == 0:
+                break
+            if not self._agent_match((<_Member>pool.xready.a[0].owner).agent, now, out):
+                break
         return 0
 
     cdef int _agent_match(self, _Agent a, long long now, list out) except -1:
@@ -1090,8 +1103,6 @@ cdef class Scheduler:
         cdef _Call c
         cdef _Queue q
         cdef _Pool pool
-        cdef long long threshold
-        cdef MNode* top
         while self._dl.n > 0 and self._dl.a[0].deadline <= now:
             e = d_pop(&self._dl)
             c = <_Call>e.call
@@ -1114,14 +1125,7 @@ cdef class Scheduler:
                 marked.append(c.pool)
         for pool in marked:
             pool.marked = False
-            threshold = now - pool.queue.expand_ms
-            # Newly expanded calls: let the pool's best expanded agents choose by the order rule.
-            while top_old_call(pool, threshold) != NULL:
-                if pool.xready.n == 0:
-                    break
-                top = pool.xready.a[0]
-                if not self._agent_match((<_Member>top.owner).agent, now, out):
-                    break
+            self._drain_expanded(pool, now, out)
         order = self._resume_order
         while order and order[0][0] < now:
             _, caller = order.popleft()

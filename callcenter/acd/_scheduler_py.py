@@ -415,9 +415,18 @@ class Scheduler:
             return
         q = pool.queue
         if q.expand_ms >= 0 and now - c.t >= q.expand_ms:
+            # Expanded agents choose by the order rule, so an older expanded call of the
+            # same pool is not overtaken by this one.
+            self._drain_expanded(pool, now, out)
+
+    def _drain_expanded(self, pool: _Pool, now: int, out: list[Decision]) -> None:
+        """Let the pool's ready expanded agents, best first, take calls while it has calls
+        old enough for them."""
+        threshold = now - pool.queue.expand_ms
+        while self._top_old_call(pool, threshold) is not None:
             m = _peek_agent(pool.xready)
-            if m is not None:
-                self._offer(c, m.agent, True, out)
+            if m is None or not self._agent_match(m.agent, now, out):
+                break
 
     def _agent_match(self, a: _Agent, now: int, out: list[Decision]) -> bool:
         """An agent became ready: give it the best call of all the pools it serves.
@@ -775,12 +784,7 @@ class Scheduler:
                 marked.append(c.pool)
         for pool in marked:
             pool.marked = False
-            threshold = now - pool.queue.expand_ms
-            # Newly expanded calls: let the pool's best expanded agents choose by the order rule.
-            while self._top_old_call(pool, threshold) is not None:
-                m = _peek_agent(pool.xready)
-                if m is None or not self._agent_match(m.agent, now, out):
-                    break
+            self._drain_expanded(pool, now, out)
         order = self._resume_order
         while order and order[0][0] < now:
             _, caller = order.popleft()
