@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from callcenter import __version__
+from callcenter.agents import AgentBook, AgentRecord
+from callcenter.agents.features import FeatureCodes
+from callcenter.agents.state import DEVICE_STATES
 from callcenter.agi import AgiServer, AgiSession
 from callcenter.ami import AmiClient, LiveChannels
 from callcenter.daemon.flowcalls import FlowCalls
@@ -39,10 +42,17 @@ class Daemon:
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
         self.flows = FlowCalls(site, self.conf_dir)
+        self.agents = AgentBook([a.id for a in site.spec.agents],
+                                self.conf_dir / "db" / "agents.json")
+        self.agents.listeners.append(self._publish_agent)
+        self.features = FeatureCodes(self.agents, site.secrets.pins,
+                                     {a.extension for a in site.spec.agents})
+        self.ami.on_ready(self._publish_all_agents)
         self.agi = AgiServer(self.handle_agi, host=ast.agi_host,
                              port=agi_port or ast.agi_port, allowed=ast.addresses)
         self.status = StatusServer(status_socket(self.conf_dir), self.snapshot)
         self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle_agi(self, session: AgiSession, path: str, args: list[str]) -> None:
         token = call_id.set(session.uniqueid or session.channel)
@@ -51,12 +61,31 @@ class Daemon:
             if kind == "flow":
                 await self.flows.run(session, name, args)
             elif kind == "feature":
-                log.info("keypad feature %s (agent features arrive with the ACD)", name)
-                await session.command("STREAM FILE", "beeperr", "")
+                await self.features.handle(session, name)
             else:
                 log.warning("unknown FastAGI path %r", path)
         finally:
             call_id.reset(token)
+
+    def _publish_agent(self, rec: AgentRecord) -> None:
+        """Show the agent's state on BLF lamps (Custom:agent-ID device state)."""
+        if not self.ami.connected.is_set():
+            return  # published on the next connect
+        task = asyncio.create_task(self._set_devstate(rec))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _set_devstate(self, rec: AgentRecord) -> None:
+        try:
+            await self.ami.action({"Action": "Setvar",
+                                   "Variable": f"DEVICE_STATE(Custom:agent-{rec.agent_id})",
+                                   "Value": DEVICE_STATES[rec.state]})
+        except Exception as exc:  # a lamp is not worth failing a call over
+            log.warning("could not publish agent %s state: %s", rec.agent_id, exc)
+
+    async def _publish_all_agents(self) -> None:
+        for rec in self.agents.agents.values():
+            await self._set_devstate(rec)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -69,6 +98,9 @@ class Daemon:
                     "refused": self.agi.refused, "broken": self.agi.broken},
             "channels": self.channels.snapshot(),
             "flows": self.flows.snapshot(),
+            "agents": [{"id": r.agent_id, "state": r.state.value, "device": r.device,
+                        "reason": r.pause_reason, "since": r.since, "misses": r.misses}
+                       for r in self.agents.agents.values()],
         }
 
     def stop(self) -> None:

@@ -23,28 +23,45 @@ class Step:
 
     kind: str  # "pause" or "dtmf"
     ms: int
-    pcap: str = ""
+    pcap: str = ""  # RFC 4733 events from a pcap; empty: SIP INFO
+    digit: str = ""
+    cseq: int = 0
 
 
 def pause(ms: int) -> Step:
     return Step("pause", ms)
 
 
-def dtmf(digit: str, after_ms: int = 400) -> Step:
-    """Press `digit` (RFC 4733 events from the pcaps sip-tester ships), then wait."""
-    pcap = DTMF_PCAP_DIR / f"dtmf_2833_{_NAMES.get(digit, digit)}.pcap"
-    return Step("dtmf", after_ms, str(pcap))
+def dtmf(digit: str, after_ms: int = 400, *, rtp: bool = False) -> Step:
+    """Press `digit`, then wait: as SIP INFO (default), or as RFC 4733 events replayed from
+    the pcaps sip-tester ships (rtp=True; Asterisk drops a repeated digit there, since every
+    pcap carries the same RTP timestamp)."""
+    if digit not in "0123456789*#" or len(digit) != 1:
+        raise ValueError(f"not a DTMF digit: {digit!r}")
+    pcap = str(DTMF_PCAP_DIR / f"dtmf_2833_{_NAMES.get(digit, digit)}.pcap") if rtp else ""
+    return Step("dtmf", after_ms, pcap, digit)
 
 
 def uac_scenario(*, caller_number: str = "13800138000", caller_name: str = "caller",
                  steps: list[Step] | tuple[Step, ...] = (), ending: str = "wait_bye",
-                 bye_timeout_ms: int = 30000, name: str = "callcenter-uac") -> str:
-    """A caller scenario. ending: "wait_bye" (the far end hangs up) or "hangup" (we do)."""
+                 bye_timeout_ms: int = 30000, name: str = "callcenter-uac",
+                 auth: bool = False) -> str:
+    """A caller scenario. ending: "wait_bye" (the far end hangs up) or "hangup" (we do).
+    auth: answer the 401 challenge (an agent phone; give sipp -au USER -ap PASSWORD)."""
     if ending not in ("wait_bye", "hangup"):
         raise ValueError(f"ending must be wait_bye or hangup, not {ending!r}")
+    cseq = 2 if auth else 1
+    numbered = []
+    for step in steps:
+        if step.kind == "dtmf" and not step.pcap:
+            cseq_next = cseq + 1 + sum(1 for s in numbered if s.cseq)
+            step = Step(step.kind, step.ms, step.pcap, step.digit, cseq_next)
+        numbered.append(step)
+    bye_cseq = cseq + 1 + sum(1 for s in numbered if s.cseq)
     return _env.get_template("uac.xml.j2").render(
-        name=name, caller_number=caller_number, caller_name=caller_name, steps=list(steps),
-        ending=ending, bye_timeout_ms=bye_timeout_ms)
+        name=name, caller_number=caller_number, caller_name=caller_name, steps=numbered,
+        ending=ending, bye_timeout_ms=bye_timeout_ms, auth=auth, cseq=cseq,
+        bye_cseq=bye_cseq)
 
 
 def uas_scenario(mode: str = "answer", *, answer_after_ms: int = 0,
