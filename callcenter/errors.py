@@ -8,6 +8,7 @@ from dataclasses import dataclass
 __all__ = [
     "AsteriskError",
     "CallcenterError",
+    "CallerHangup",
     "Problem",
     "RenderError",
     "SecretsError",
@@ -56,3 +57,7 @@ class RenderError(CallcenterError):
 
 class AsteriskError(CallcenterError):
     """Asterisk is missing, will not start, or did not answer."""
+
+
+class CallerHangup(CallcenterError):
+    """The caller hung up while a flow was talking to them."""

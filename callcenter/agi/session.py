@@ -6,14 +6,14 @@ import asyncio
 import logging
 
 from callcenter.agi.protocol import AgiError, AgiResponse, parse_response, quote
-from callcenter.errors import CallcenterError
+from callcenter.errors import CallerHangup
 
 __all__ = ["AgiHangup", "AgiSession"]
 
 log = logging.getLogger(__name__)
 
 
-class AgiHangup(CallcenterError):
+class AgiHangup(CallerHangup):
     """The channel hung up (the caller left) while the daemon was still talking to it."""
 
 

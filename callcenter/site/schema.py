@@ -14,7 +14,7 @@ from callcenter.errors import Problem
 from callcenter.site.model import SiteFile
 from callcenter.site.yamlsrc import PathKey, Source
 
-__all__ = ["parse_site_file"]
+__all__ = ["parse_site_file", "pydantic_problem"]
 
 _ADAPTER = TypeAdapter(SiteFile)
 
@@ -26,18 +26,21 @@ def parse_site_file(src: Source) -> tuple[SiteFile | None, list[Problem]]:
     try:
         return _ADAPTER.validate_python(src.data), []
     except ValidationError as exc:
-        return None, [_problem(src, err) for err in exc.errors()]
+        return None, [pydantic_problem(src, err) for err in exc.errors()]
 
 
-def _problem(src: Source, err: Any) -> Problem:
+def pydantic_problem(src: Source, err: Any, root: Any = SiteFile,
+                     prefix: PathKey = ()) -> Problem:
+    """One pydantic error as a located Problem; `root` is the type validated at `prefix`."""
     loc: PathKey = tuple(err["loc"])
     kind = err["type"]
+    loc = prefix + loc
     is_key = bool(loc) and loc[-1] == "[key]"
     if is_key:
         loc = loc[:-1]
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         name = str(loc[-1])
-        known = _field_names(loc[:-1])
+        known = _field_names(loc[len(prefix):-1], root)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else (
             "known keys here: " + ", ".join(known) if known else "remove it")
@@ -69,9 +72,9 @@ def _problem(src: Source, err: Any) -> Problem:
     return src.problem(loc, msg, "fix the value")
 
 
-def _field_names(loc: PathKey) -> list[str]:
+def _field_names(loc: PathKey, root: Any = SiteFile) -> list[str]:
     """The keys allowed at `loc`, found by walking the model's type hints."""
-    tp: Any = SiteFile
+    tp: Any = root
     for part in loc:
         tp = _unwrap(tp)
         if dataclasses.is_dataclass(tp):

@@ -17,7 +17,7 @@ def test_init_writes_a_checkable_site_with_private_secrets(tmp_path: Path) -> No
     assert (tmp_path / "s" / "secrets.yaml").stat().st_mode & 0o077 == 0
     res = runner.invoke(main, ["check", str(tmp_path / "s" / "site.yaml")])
     assert res.exit_code == 0, res.output
-    assert "OK — 2 sites, 6 agents, 4 queues, 2 trunks, 2 numbers" in res.output
+    assert "OK — 2 sites, 6 agents, 5 queues, 2 trunks, 2 numbers" in res.output
     again = runner.invoke(main, ["init", str(tmp_path / "s")])
     assert again.exit_code == 2 and "--force" in again.output
 

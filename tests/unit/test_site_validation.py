@@ -267,7 +267,7 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
     from tests.fix_asterisk import make_site
 
     site = load_site(make_site(tmp_path), env={})
-    assert set(site.spec.queues) == {"sales", "course", "tech", "complaints"}
+    assert set(site.spec.queues) == {"sales", "course-bj", "course-cd", "tech", "complaints"}
     assert len(site.spec.sites) == 2
     kinds = {n.number: n for n in site.spec.numbers}
     assert "4008001234" in kinds and "95123" in kinds

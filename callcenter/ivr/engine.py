@@ -1,0 +1,270 @@
+"""The one IVR engine: live calls (over FastAGI) and `callcenter ivr simulate` both run it.
+
+The engine talks to the call only through a CallIO:
+
+    class CallIO(Protocol):
+        caller_number: str          # already cleaned: digits and a leading '+'
+        caller_name: str
+        def now(self) -> datetime   # the clock (live: the real time; simulated: --at)
+        async def play(self, prompts: list[str], interruptible: bool = True) -> str | None
+        async def say(self, kind: str, value: str) -> None       # digits | number | time
+        async def read_digits(self, prompt: str | None, max_digits: int, timeout: float,
+                              terminator: str = "#") -> str      # "" on timeout
+        async def record(self, box: str, max_seconds: int, prompt: str | None = None) -> str
+        async def set_variable(self, name: str, value: str) -> None
+
+A caller hanging up surfaces as callcenter.errors.CallerHangup from any of these; the engine
+turns it into a `caller_hangup` outcome at the node where it happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from callcenter.errors import CallcenterError, CallerHangup
+from callcenter.ivr import nodes as n
+from callcenter.ivr.contacts import ContactBook, normalise_number
+from callcenter.site.hours import is_open
+from callcenter.site.model import Site
+
+__all__ = ["CallIO", "FlowError", "Outcome", "region_of", "run_flow"]
+
+log = logging.getLogger(__name__)
+_DTMF = re.compile(r"[^0-9*#]")
+MAX_STEPS = 500
+
+
+class FlowError(CallcenterError):
+    """A flow could not be run (a broken flow that `check` would have refused, or a loop)."""
+
+
+class CallIO(Protocol):
+    caller_number: str
+    caller_name: str
+
+    def now(self) -> dt.datetime: ...
+    async def play(self, prompts: list[str], interruptible: bool = True) -> str | None: ...
+    async def say(self, kind: str, value: str) -> None: ...
+    async def read_digits(self, prompt: str | None, max_digits: int, timeout: float,
+                          terminator: str = "#") -> str: ...
+    async def record(self, box: str, max_seconds: int, prompt: str | None = None) -> str: ...
+    async def set_variable(self, name: str, value: str) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """How a flow ended: queue, transfer, voicemail, hangup or caller_hangup."""
+
+    kind: str
+    target: str = ""
+    priority: int = 0
+    variables: dict[str, str] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    digits: list[str] = field(default_factory=list)
+    node: str = ""
+
+
+def region_of(site: Site, number: str) -> str:
+    """The site whose area_codes prefix the caller's number (longest prefix wins)."""
+    digits = normalise_number(number)
+    best, best_len = "", 0
+    for key, s in site.spec.sites.items():
+        for code in s.area_codes:
+            for form in (code, code.lstrip("0")):
+                if form and digits.startswith(form) and len(form) > best_len:
+                    best, best_len = key, len(form)
+    return best
+
+
+def _contacts(site: Site) -> ContactBook | None:
+    if not site.spec.contacts:
+        return None
+    p = Path(site.spec.contacts)
+    return ContactBook.load(p if p.is_absolute() else site.base_dir / p)
+
+
+def _subst(text: str, variables: dict[str, str]) -> str:
+    return n.VAR.sub(lambda m: variables.get(m[1], ""), text)
+
+
+def _priority(text: str | None, variables: dict[str, str], current: int) -> int:
+    if text is None:
+        return current
+    try:
+        return max(0, min(9, int(_subst(text, variables) or current)))
+    except ValueError:
+        return current
+
+
+class _Run:
+    def __init__(self, site: Site, io: CallIO, number: str,
+                 on_node: Callable[[str], None] | None, contacts: ContactBook | None):
+        self.site = site
+        self.io = io
+        self.on_node = on_node
+        self.contacts = contacts
+        self.priority = 0
+        self.path: list[str] = []
+        self.digits: list[str] = []
+        self.pending: str | None = None  # a key pressed during a play, for the next menu
+        caller = io.caller_number
+        self.vars: dict[str, str] = {"caller": caller, "caller_name": io.caller_name,
+                                     "number": number, "caller_region": region_of(site, caller)}
+
+    def outcome(self, kind: str, target: str = "", node: str = "") -> Outcome:
+        return Outcome(kind, target, self.priority, dict(self.vars), list(self.path),
+                       list(self.digits), node or (self.path[-1] if self.path else ""))
+
+    def test(self, c: n.Condition) -> bool:
+        now = self.io.now()
+        spec = self.site.spec
+        checks: list[bool] = []
+        for key, want_open in ((c.open, True), (c.closed, False)):
+            if key is not None:
+                hours_key = spec.sites[key].hours
+                opened = True if hours_key is None else is_open(
+                    spec.hours[hours_key], now, spec.company.timezone)
+                checks.append(opened == want_open)
+        if c.region is not None:
+            checks.append(self.vars.get("caller_region") == c.region)
+        if c.caller_prefix is not None:
+            checks.append(normalise_number(self.vars["caller"]).startswith(
+                c.caller_prefix.lstrip("0")) or self.vars["caller"].startswith(c.caller_prefix))
+        if c.var is not None:
+            value = self.vars.get(c.var, "")
+            if c.equals is not None:
+                checks.append(value == c.equals)
+            if c.one_of is not None:
+                checks.append(value in c.one_of)
+            if c.matches is not None:
+                checks.append(re.fullmatch(c.matches, value) is not None)
+            if c.min is not None:
+                checks.append(value.lstrip("-").isdigit() and int(value) >= c.min)
+            if c.equals is None and c.one_of is None and c.matches is None and c.min is None:
+                checks.append(bool(value))
+        if c.contact is not None:
+            checks.append(bool(self.vars.get("contact_name")) == c.contact)
+        return all(checks)
+
+    async def key(self, prompt: str, timeout: float) -> str:
+        if self.pending:
+            digit, self.pending = self.pending, None
+            return digit
+        digit = await self.io.play([prompt])
+        if not digit:
+            digit = await self.io.read_digits(None, 1, timeout)
+        return _DTMF.sub("", digit or "")[:1]
+
+    async def step(self, name: str, node: Any) -> str | Outcome:
+        """Run one node; return the next node's name or the flow's outcome."""
+        io = self.io
+        if isinstance(node, n.Play):
+            digit = await io.play(node.prompts)
+            self.pending = _DTMF.sub("", digit or "")[:1] or None
+            return node.next
+        self.pending = None if not isinstance(node, n.Menu) else self.pending
+        if isinstance(node, n.Say):
+            await io.say(node.kind, _subst(node.value, self.vars))
+            return node.next
+        if isinstance(node, n.Menu):
+            attempts = 0
+            while True:
+                digit = await self.key(node.prompt, node.timeout)
+                if digit:
+                    self.digits.append(digit)
+                if digit in node.options:
+                    return node.options[digit]
+                attempts += 1
+                if not digit and node.on_timeout:
+                    return node.on_timeout
+                if attempts > node.retries:
+                    if node.on_fail:
+                        return node.on_fail
+                    return self.outcome("hangup", "menu: no valid choice", name)
+                if digit and node.invalid_prompt:
+                    await io.play([node.invalid_prompt], interruptible=False)
+        if isinstance(node, n.Input):
+            for attempt in range(node.retries + 1):
+                got = _DTMF.sub("", await io.read_digits(node.prompt, node.max_digits,
+                                                         node.timeout, node.terminator))
+                got = got.split(node.terminator, 1)[0]
+                if got:
+                    self.digits.append(got)
+                if got and re.fullmatch(node.pattern, got):
+                    self.vars[node.var] = got
+                    return node.next
+                if attempt < node.retries and node.invalid_prompt:
+                    await io.play([node.invalid_prompt], interruptible=False)
+            return node.on_fail
+        if isinstance(node, n.Branch):
+            for case in node.cases:
+                if self.test(case.when):
+                    return case.next
+            return node.otherwise
+        if isinstance(node, n.Lookup):
+            found = self.contacts.find(self.vars["caller"]) if self.contacts else None
+            if found is None:
+                return node.on_missing or node.next
+            self.vars.update(contact_name=found.name, vip=str(found.vip), region=found.region,
+                             language=found.language)
+            self.priority = max(self.priority, found.vip)
+            return node.next
+        if isinstance(node, n.Set):
+            for key, value in node.vars.items():
+                self.vars[key] = _subst(value, self.vars)
+            self.priority = _priority(node.priority, self.vars, self.priority)
+            return node.next
+        if isinstance(node, n.Queue):
+            self.priority = _priority(node.priority, self.vars, self.priority)
+            return self.outcome("queue", node.queue, name)
+        if isinstance(node, n.Transfer):
+            target = re.sub(r"\D", "", _subst(node.to, self.vars))
+            if not target:
+                return self.outcome("hangup", "transfer: empty target", name)
+            if node.prompt:
+                await io.play([node.prompt], interruptible=False)
+            return self.outcome("transfer", target, name)
+        if isinstance(node, n.Voicemail):
+            path = await io.record(node.box, node.max_seconds, node.prompt)
+            self.vars["voicemail_file"] = path
+            return self.outcome("voicemail", node.box, name)
+        if isinstance(node, n.Hangup):
+            if node.prompt:
+                await io.play([node.prompt], interruptible=False)
+            return self.outcome("hangup", "", name)
+        raise FlowError(f"node {name}: unknown node {type(node).__name__}")
+
+
+async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
+                   on_node: Callable[[str], None] | None = None,
+                   contacts: ContactBook | None = None) -> Outcome:
+    """Run `flow` for one call until it ends in a queue, transfer, voicemail or hang-up."""
+    from callcenter.ivr.check import compiled_flows
+
+    flows = compiled_flows(site)
+    run = _Run(site, io, number, on_node, contacts if contacts is not None else _contacts(site))
+    current_flow = flows[flow]
+    node_name = current_flow.entry
+    for _ in range(MAX_STEPS):
+        node = current_flow.nodes[node_name]
+        run.path.append(node_name if current_flow.name == flow else
+                        f"{current_flow.name}.{node_name}")
+        if on_node:
+            on_node(node_name)
+        if isinstance(node, n.Goto):
+            current_flow = flows[node.flow]
+            node_name = current_flow.entry
+            continue
+        try:
+            result = await run.step(node_name, node)
+        except CallerHangup:
+            return run.outcome("caller_hangup", "", node_name)
+        if isinstance(result, Outcome):
+            return result
+        node_name = result
+    raise FlowError(f"flow {flow} ran {MAX_STEPS} steps without ending — it loops")
