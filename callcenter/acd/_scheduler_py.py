@@ -335,14 +335,18 @@ class Scheduler:
         else:
             m.pool.xready_live -= 1
 
-    def _enter_ready(self, a: _Agent) -> None:
+    def _become_ready(self, a: _Agent, now: int, out: list[Decision]) -> None:
+        """The agent is free: it takes its best waiting call at once, or else waits in the
+        ready heaps of its pools (matching first saves pushing and popping them)."""
         a.state = READY
-        for m in a.members:
-            self._push_member(m)
+        if not self._agent_match(a, now, out):
+            for m in a.members:
+                self._push_member(m)
 
     def _leave_ready(self, a: _Agent) -> None:
         for m in a.members:
-            self._pop_member(m)
+            if m.token >= 0:
+                self._pop_member(m)
 
     # ---------------------------------------------------------------- waiting calls
 
@@ -505,8 +509,7 @@ class Scheduler:
             self._set_staffed(a, -1)
         a.reason = reason
         if state == READY:
-            self._enter_ready(a)
-            self._agent_match(a, now, out)
+            self._become_ready(a, now, out)
         else:
             a.state = state
         return out
@@ -526,8 +529,7 @@ class Scheduler:
         self._build_members(a)  # built while paused, so no heap entries yet
         self._set_staffed(a, 1)
         out: list[Decision] = []
-        self._enter_ready(a)
-        self._agent_match(a, now, out)
+        self._become_ready(a, now, out)
         return out
 
     def logout(self, agent_id: str, now: int) -> list[Decision]:
@@ -680,8 +682,7 @@ class Scheduler:
                 # The call is matched before the agent is ready again, so another free agent
                 # gets it first; the same agent gets it back only if nobody else can.
                 self._return(c, now, out)
-                self._enter_ready(a)
-                self._agent_match(a, now, out)
+                self._become_ready(a, now, out)
         else:
             self._pause_by_scheduler(a, reason, out)
             self._return(c, now, out)
@@ -714,8 +715,7 @@ class Scheduler:
         a = c.agent
         if a is not None:
             a.call = None
-            self._enter_ready(a)
-            self._agent_match(a, now, out)
+            self._become_ready(a, now, out)
         return out
 
     def transfer(self, call_id: str, queue: str, now: int, *,

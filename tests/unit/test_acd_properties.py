@@ -3,7 +3,6 @@ the pure-Python and the compiled twin, and the routing invariants hold after eve
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -27,8 +26,7 @@ try:
 except ImportError:  # extension not built: the differential test is skipped
     _scheduler_c = None  # type: ignore[assignment]
 
-NEEDS_C = pytest.mark.skipif(_scheduler_c is None and not os.environ.get("CALLCENTER_NO_EXTENSIONS"),
-                             reason="the compiled scheduler is not built")
+NEEDS_C = pytest.mark.skipif(_scheduler_c is None, reason="the compiled scheduler is not built")
 IMPLS = [pytest.param(_scheduler_py, id="py"),
          pytest.param(_scheduler_c, id="c", marks=pytest.mark.skipif(
              _scheduler_c is None, reason="the compiled scheduler is not built"))]
@@ -302,8 +300,6 @@ SETTINGS = settings(max_examples=150, deadline=None,
 @SETTINGS
 @given(queues=queue_strategy, ops=ops_strategy)
 def test_both_implementations_take_identical_decisions(queues: Any, ops: list[Op]) -> None:
-    if _scheduler_c is None:
-        pytest.skip("CALLCENTER_NO_EXTENSIONS is set and the extension is not built")
     run([_scheduler_py, _scheduler_c], queues, ops, check=False)
 
 
