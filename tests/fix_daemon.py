@@ -56,14 +56,19 @@ class RunningDaemon:
         return self.proc.returncode
 
 
-def start_daemon(asterisk: RunningAsterisk, log_path: Path) -> RunningDaemon:
+# the flows' clock in tests: a Tuesday evening, when every site is open
+OPEN_AT = "2026-11-24 20:05"
+CLOSED_AT = "2026-11-24 23:30"
+
+
+def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT) -> RunningDaemon:
     sock = status_socket(asterisk.conf_dir)
     sock.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter", "run", str(asterisk.site.path), "--conf",
-             str(asterisk.conf_dir), "--log-level", "DEBUG"],
+             str(asterisk.conf_dir), "--log-level", "DEBUG", "--at", at],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     daemon = RunningDaemon(proc, asterisk.conf_dir, log_path)
     daemon.wait_for(lambda s: s["ami"]["connected"], 20, "an AMI connection")

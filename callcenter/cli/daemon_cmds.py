@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -26,15 +28,26 @@ conf_option = click.option(
 @conf_option
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option("--json-logs", is_flag=True, help="One JSON document per log line.")
+@click.option("--at", "at", default=None, help='Run the flows\' clock as if it were now this '
+              'time, e.g. "2026-11-24 20:05" (company time zone) — for tests and rehearsals.')
 def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
-        json_logs: bool) -> None:
+        json_logs: bool, at: str | None) -> None:
     """Run the daemon: AMI to Asterisk, FastAGI for the IVR flows, until SIGTERM."""
     from callcenter.daemon.app import Daemon
     from callcenter.daemon.logs import setup_logging
 
     with reported():
         setup_logging(log_level.upper(), json_logs)
-        daemon = Daemon(load(site, secrets), conf_dir)
+        loaded = load(site, secrets)
+        offset = dt.timedelta(0)
+        if at:
+            tz = ZoneInfo(loaded.spec.company.timezone)
+            try:
+                offset = dt.datetime.fromisoformat(at).replace(tzinfo=tz) - dt.datetime.now(tz)
+            except ValueError as exc:
+                raise click.BadParameter(f"{at!r} is not a time like '2026-11-24 20:05'",
+                                         param_hint="--at") from exc
+        daemon = Daemon(loaded, conf_dir, clock_offset=offset)
         asyncio.run(daemon.run())
 
 

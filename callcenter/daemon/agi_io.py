@@ -41,18 +41,20 @@ def clean_caller_name(raw: str) -> str:
 class AgiCallIO:
     """Plays, collects digits and records over one AGI session, for one call."""
 
-    def __init__(self, session: AgiSession, *, sounds: Path, voicemail: Path, timezone: str):
+    def __init__(self, session: AgiSession, *, sounds: Path, voicemail: Path, timezone: str,
+                 clock_offset: dt.timedelta = dt.timedelta(0)):
         self.session = session
         self.sounds = sounds
         self.voicemail = voicemail
         self.tz = ZoneInfo(timezone)
+        self.clock_offset = clock_offset
         env = session.env
         self.caller_number = clean_caller_number(env.get("callerid", ""))
         self.caller_name = clean_caller_name(env.get("calleridname", ""))
         self.steps = 0
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(self.tz)
+        return dt.datetime.now(self.tz) + self.clock_offset
 
     def _file(self, prompt: str) -> str:
         # built prompts are wav files under sounds/; until built, a beep stands in

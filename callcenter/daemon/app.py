@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 import time
@@ -33,7 +34,8 @@ class Daemon:
     """Runs until SIGTERM/SIGINT. Calls in progress keep going in Asterisk when it stops:
     their AGI step ends and the dialplan continues (to the fallback)."""
 
-    def __init__(self, site: Site, conf_dir: Path, *, agi_port: int | None = None):
+    def __init__(self, site: Site, conf_dir: Path, *, agi_port: int | None = None,
+                 clock_offset: dt.timedelta = dt.timedelta(0)):
         self.site = site
         self.conf_dir = conf_dir.resolve()
         ast = site.spec.asterisk
@@ -41,7 +43,7 @@ class Daemon:
         self.ami = AmiClient(host="127.0.0.1", port=ast.ami_port, username="callcenter",
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
-        self.flows = FlowCalls(site, self.conf_dir)
+        self.flows = FlowCalls(site, self.conf_dir, clock_offset)
         self.agents = AgentBook([a.id for a in site.spec.agents],
                                 self.conf_dir / "db" / "agents.json")
         self.agents.listeners.append(self._publish_agent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,8 +31,10 @@ class ActiveFlow:
 class FlowCalls:
     """Flows in progress and the outcomes of the finished ones (for status and tests)."""
 
-    def __init__(self, site: Site, conf_dir: Path):
+    def __init__(self, site: Site, conf_dir: Path,
+                 clock_offset: dt.timedelta = dt.timedelta(0)):
         self.site = site
+        self.clock_offset = clock_offset
         self.conf_dir = conf_dir
         self.active: dict[str, ActiveFlow] = {}
         self.finished: list[dict[str, Any]] = []
@@ -42,7 +45,8 @@ class FlowCalls:
 
         io = AgiCallIO(session, sounds=self.conf_dir / "sounds",
                        voicemail=self.conf_dir / "voicemail",
-                       timezone=self.site.spec.company.timezone)
+                       timezone=self.site.spec.company.timezone,
+                       clock_offset=self.clock_offset)
         number = args[0] if args else ""
         active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
         self.active[session.uniqueid] = active
