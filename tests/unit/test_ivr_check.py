@@ -143,5 +143,5 @@ def test_prompts_build_8khz_mono_and_recording_wins(tmp_path: Path) -> None:
 def test_missing_recording_without_text_is_a_check_error(tmp_path: Path) -> None:
     path = make_site(tmp_path)
     edit(path, lambda d: d["prompts"].update(welcome={"file": "missing.wav"}))
-    with pytest.raises(SiteError, match="recording missing.wav does not exist"):
+    with pytest.raises(SiteError, match=r"recording missing\.wav does not exist"):
         load_site(path, env={})
