@@ -32,6 +32,7 @@ demo: install
 	$(PY) scripts/demo.py "$(DEMO_DIR)"
 
 demo-stop: $(STAMP)
+	-[ -f "$(DEMO_DIR)/daemon.pid" ] && kill "$$(cat "$(DEMO_DIR)/daemon.pid")" && rm -f "$(DEMO_DIR)/daemon.pid"
 	$(VENV)/bin/callcenter asterisk stop "$(DEMO_DIR)/asterisk"
 
 bench: $(STAMP)

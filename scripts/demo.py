@@ -14,7 +14,7 @@ from pathlib import Path
 
 from callcenter.asterisk import cli, start
 from callcenter.render import render_site
-from callcenter.sipp import Sipp, SippServer, uac_scenario
+from callcenter.sipp import Sipp, SippServer, dtmf, pause, uac_scenario
 from callcenter.site import load_site
 
 
@@ -33,23 +33,40 @@ def main() -> int:
     site_file = site_dir / "site.yaml"
     run(exe, "check", str(site_file))
     run(exe, "render", str(site_file), "--out", str(conf_dir))
-    if shutil.which("espeak-ng") and _has_command(exe, "prompts"):
+    if shutil.which("espeak-ng"):
         run(exe, "prompts", "build", str(site_file), "--out", str(conf_dir))
     site = load_site(site_file)
     render_site(site, conf_dir)
     pid = start(conf_dir)
     print(f"Asterisk is running on {conf_dir} (pid {pid})")
+    daemon_pid = _start_daemon(exe, site_file, conf_dir, work)
+    print(f"the callcenter daemon is running (pid {daemon_pid}, log {work / 'daemon.log'})")
 
     ast = site.spec.asterisk
     number = site.spec.numbers[0].number
     sipp = Sipp(f"127.0.0.1:{ast.sip_port}", workdir=work / "sipp")
-    print(f"\nplacing 3 SIPp calls to {number} ...")
+    calls = [("02866661234", "a Chengdu caller presses 2 (course questions)", ["2"]),
+             ("13900139000", "a mobile caller presses 0 (choose a city), then 1 (Beijing)",
+              ["0", "1"]),
+             ("13800138000", "a VIP parent presses 9 (complaints)", ["9"])]
+    result = None
+    for caller, what, keys in calls:
+        print(f"\n{what}: SIPp calls {number} from {caller}")
+        steps = [pause(2000)]
+        for i, k in enumerate(keys):
+            steps += [dtmf(k, 2500 if i < len(keys) - 1 else 0)]
+        result = sipp.run(uac_scenario(caller_number=caller, steps=steps), service=number,
+                          timeout=90)
+        print(f"  SIPp: {result.successful} completed, {result.failed} failed")
+        _show_flow(exe, conf_dir)
+    print("\nwith the daemon stopped, the same number still answers (static fallback):")
+    _stop_daemon(work)
     mark = _log_size(conf_dir)
-    result = sipp.run(uac_scenario(caller_number="13800138000"), service=number, calls=3,
-                      rate=2, timeout=60)
-    print(f"SIPp: {result.successful} calls completed, {result.failed} failed, "
-          f"{result.retransmissions} retransmissions")
+    result = sipp.run(uac_scenario(caller_number="13800138000"), service=number, calls=1,
+                      timeout=60)
+    print(f"  SIPp: {result.successful} completed, {result.failed} failed")
     _show_path(conf_dir, mark)
+    _start_daemon(exe, site_file, conf_dir, work)
 
     trunk = site.spec.trunks[site.spec.numbers[0].second_route]
     print(f"\nan outbound call presenting {number}: first route down, second route "
@@ -64,9 +81,68 @@ def main() -> int:
         print(f"carrier answered {carrier.count('SuccessfulCall')} call(s)")
         _show_path(conf_dir, mark)
 
-    print(f"\nAsterisk keeps running. Console: callcenter asterisk cli {conf_dir} 'core show "
-          f"channels'\nStop it with:   make demo-stop   (or callcenter asterisk stop {conf_dir})")
-    return 0 if result.failed == 0 else 1
+    print(f"\nAsterisk and the daemon keep running.\n"
+          f"  what the daemon sees:  callcenter status --conf {conf_dir}\n"
+          f"  Asterisk console:      callcenter asterisk cli {conf_dir} 'core show channels'\n"
+          f"  simulate the flow:     callcenter ivr simulate main --site {site_file} "
+          f"--digits 0,2\n"
+          f"  stop both:             make demo-stop")
+    return 0 if result is not None and result.failed == 0 else 1
+
+
+def _start_daemon(exe: str, site_file: Path, conf_dir: Path, work: Path) -> int:
+    """(Re)start `callcenter run` in the background; its pid goes to WORK/daemon.pid."""
+    import time
+
+    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.status import query_status
+    from callcenter.errors import CallcenterError
+
+    _stop_daemon(work)
+    with (work / "daemon.log").open("ab") as log:
+        proc = subprocess.Popen([exe, "run", str(site_file), "--conf", str(conf_dir)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    (work / "daemon.pid").write_text(str(proc.pid))
+    for _ in range(100):
+        try:
+            if query_status(status_socket(conf_dir))["ami"]["connected"]:
+                break
+        except CallcenterError:
+            pass
+        time.sleep(0.1)
+    return proc.pid
+
+
+def _stop_daemon(work: Path) -> None:
+    import os
+    import signal
+    import time
+
+    pidfile = work / "daemon.pid"
+    if not pidfile.exists():
+        return
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+    except ProcessLookupError:
+        pass
+    pidfile.unlink(missing_ok=True)
+
+
+def _show_flow(exe: str, conf_dir: Path) -> None:
+    import json
+
+    doc = json.loads(subprocess.run([exe, "status", "--conf", str(conf_dir), "--json"],
+                                    capture_output=True, text=True).stdout or "{}")
+    finished = doc.get("flows", {}).get("finished", [])
+    if finished:
+        f = finished[-1]
+        print(f"  flow path: {f['path'].replace(',', ' → ')}")
+        print(f"  outcome:   {f['outcome']} {f['target']}   (queued calls take the fallback "
+              "until the ACD lands)")
 
 
 def _has_command(exe: str, name: str) -> bool:

@@ -167,7 +167,6 @@ class _Run:
             digit = await io.play(node.prompts)
             self.pending = _DTMF.sub("", digit or "")[:1] or None
             return node.next
-        self.pending = None if not isinstance(node, n.Menu) else self.pending
         if isinstance(node, n.Say):
             await io.say(node.kind, _subst(node.value, self.vars))
             return node.next
@@ -190,8 +189,10 @@ class _Run:
                     await io.play([node.invalid_prompt], interruptible=False)
         if isinstance(node, n.Input):
             for attempt in range(node.retries + 1):
-                got = _DTMF.sub("", await io.read_digits(node.prompt, node.max_digits,
-                                                         node.timeout, node.terminator))
+                # a key pressed during an earlier prompt is the first digit of the answer
+                first, self.pending = self.pending or "", None
+                got = first + _DTMF.sub("", await io.read_digits(
+                    node.prompt, node.max_digits - len(first), node.timeout, node.terminator))
                 got = got.split(node.terminator, 1)[0]
                 if got:
                     self.digits.append(got)

@@ -182,3 +182,18 @@ def test_cli_exit_codes(site: Site) -> None:
     r = CliRunner().invoke(main, ["ivr", "simulate", "main", "--site", str(site.path), "--at",
                                   "2026-11-24 23:30"])
     assert r.exit_code == 11 and "→ closed" in r.output
+
+
+def test_key_pressed_during_welcome_reaches_the_menu(site: Site) -> None:
+    """A caller who knows the menu presses during the welcome prompt (barge-in)."""
+    from callcenter.ivr.engine import run_flow
+    from callcenter.ivr.simulate import ScriptedIO
+
+    class BargeIn(ScriptedIO):
+        async def play(self, prompts: list[str], interruptible: bool = True) -> str | None:
+            await super().play(prompts, interruptible)
+            return "9" if prompts == ["welcome"] else None
+
+    io = BargeIn("13900139000", [], TUE_EVENING, echo=lambda s: None)
+    out = asyncio.run(run_flow(site, "main", io))
+    assert (out.kind, out.target) == ("queue", "complaints")
