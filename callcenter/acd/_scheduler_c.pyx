@@ -11,7 +11,8 @@ Where it differs from the reference, only for speed:
 Every decision is built from the same keys as the reference, so the two cannot disagree.
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+cimport cython
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_INCREF, PyObject, Py_XDECREF, Py_XINCREF
 
@@ -117,21 +118,27 @@ cdef class _Maker:
                 return
             self.off[i] = (<PyMemberDescrObject*>d).d_member.offset
         self.fast = True
-        if self.make(sample) != cls(*sample):
+        padded = sample + (None,) * (5 - len(sample))
+        if self.make(padded[0], padded[1], padded[2], padded[3], padded[4]) != cls(*sample):
             self.fast = False
 
-    cdef object make(self, tuple values):
+    cdef object make(self, object a, object b, object c=None, object d=None, object e=None):
         cdef object o
+        cdef PyObject* values[5]
         cdef PyObject** slot
         cdef int i
         if not self.fast:
-            return self.cls(*values)
+            return self.cls(*(a, b, c, d, e)[:self.n])
+        values[0] = <PyObject*>a
+        values[1] = <PyObject*>b
+        values[2] = <PyObject*>c
+        values[3] = <PyObject*>d
+        values[4] = <PyObject*>e
         o = PyType_GenericAlloc(<PyTypeObject*>self.cls, 0)
         for i in range(self.n):
-            v = values[i]
-            Py_INCREF(v)
+            Py_INCREF(<object>values[i])
             slot = <PyObject**>((<char*><PyObject*>o) + self.off[i])
-            slot[0] = <PyObject*>v
+            slot[0] = values[i]
         return o
 
 
@@ -154,12 +161,18 @@ ctypedef struct CNode:  # a waiting call, embedded in its _Call
     int prio
     void* owner
 
-ctypedef struct MNode:  # a ready agent in one pool, embedded in its _Member
+ctypedef struct MNode:  # a ready agent in one pool, embedded in its Member
     long long k1
     long long k2
     long long k3
     Py_ssize_t pos
     void* owner
+
+ctypedef struct Member:  # an agent's place in one pool, in a C array owned by the agent
+    void* pool  # borrowed: pools live as long as the scheduler
+    int tier
+    long long sum  # the agent's levels summed over the pool's skills (highest_skill)
+    MNode node  # node.owner is the _Agent
 
 ctypedef struct CHeap:
     CNode** a
@@ -437,7 +450,10 @@ cdef class _Queue:
 cdef class _Pool:
     cdef _Queue queue
     cdef tuple reqs
-    cdef tuple xreqs
+    cdef int nreq
+    cdef int* req_id  # interned skill ids
+    cdef int* req_min  # minimum levels
+    cdef int* xreq_min  # minimum levels under skill expansion
     cdef CHeap levels[NLEVELS]
     cdef unsigned int mask  # bit p set: tier p has waiting calls
     cdef MHeap ready
@@ -445,10 +461,20 @@ cdef class _Pool:
     cdef Py_ssize_t staffed
     cdef bint marked
 
-    def __cinit__(self, _Queue queue, tuple reqs):
+    def __cinit__(self, _Queue queue, tuple reqs, list ids):
+        cdef int i
         self.queue = queue
         self.reqs = reqs
-        self.xreqs = tuple([(s, max(1, m - queue.xlevels)) for s, m in reqs])
+        self.nreq = len(reqs)
+        self.req_id = <int*>PyMem_Malloc((self.nreq + 1) * sizeof(int))
+        self.req_min = <int*>PyMem_Malloc((self.nreq + 1) * sizeof(int))
+        self.xreq_min = <int*>PyMem_Malloc((self.nreq + 1) * sizeof(int))
+        if self.req_id == NULL or self.req_min == NULL or self.xreq_min == NULL:
+            raise MemoryError()
+        for i in range(self.nreq):
+            self.req_id[i] = ids[i]
+            self.req_min[i] = reqs[i][1]
+            self.xreq_min[i] = max(1, self.req_min[i] - queue.xlevels)
         # __cinit__ starts from zeroed memory: every heap is empty with no array yet.
 
     def __dealloc__(self):
@@ -457,6 +483,9 @@ cdef class _Pool:
             PyMem_Free(self.levels[p].a)
         PyMem_Free(self.ready.a)
         PyMem_Free(self.xready.a)
+        PyMem_Free(self.req_id)
+        PyMem_Free(self.req_min)
+        PyMem_Free(self.xreq_min)
 
 
 cdef class _Agent:
@@ -472,46 +501,57 @@ cdef class _Agent:
     cdef _Call call
     cdef long long answered_at
     cdef _Queue answered_q
-    cdef list members
     cdef dict rr
+    cdef int nsk
+    cdef int* sk_id  # interned skill ids, parallel to sk_lv
+    cdef int* sk_lv
+    cdef Member* mem  # memberships, contiguous so matching walks one array
+    cdef Py_ssize_t nmem
+    cdef Py_ssize_t capmem
 
-    def __cinit__(self, str agent_id, long long ord_, site, dict skills, long long now):
+    def __cinit__(self, str agent_id, long long ord_, site, long long now):
         self.id = agent_id
         self.ord = ord_
         self.site = site
-        self.skills = skills
         self.state = PAUSED
         self.reason = ""
         self.idle = now
         self.answered_at = -1
-        self.members = []
         self.rr = {}
 
-
-cdef class _Member:
-    cdef _Agent agent
-    cdef _Pool pool
-    cdef int tier
-    cdef long long sum
-    cdef MNode node
-
-    def __cinit__(self):
-        self.node.pos = -1
-        self.node.owner = <void*>self
+    def __dealloc__(self):
+        PyMem_Free(self.sk_id)
+        PyMem_Free(self.sk_lv)
+        PyMem_Free(self.mem)
 
 
-cdef _Member new_member(_Agent agent, _Pool pool, int tier):
-    cdef _Member m = _Member.__new__(_Member)
-    cdef long long total = 0
-    m.agent = agent
-    m.pool = pool
-    m.tier = tier
-    for s, _ in pool.reqs:
-        total += agent.skills.get(s, 0)
-    m.sum = total
-    return m
+cdef dict fast_skills(object skills, str what):
+    """normalize_skills() for the common case (a plain dict of valid levels) without the
+    Python call; anything else goes through normalize_skills for its exact messages."""
+    cdef object name, level
+    if type(skills) is dict:
+        for name, level in (<dict>skills).items():
+            if type(name) is not str or not name or type(level) is not int \
+                    or not 1 <= level <= 10:
+                break
+        else:
+            return dict(<dict>skills)
+    return normalize_skills(skills, what)
 
 
+cdef inline int level_of(_Agent a, int skill) noexcept:
+    cdef int i
+    for i in range(a.nsk):
+        if a.sk_id[i] == skill:
+            return a.sk_lv[i]
+    return 0
+
+
+# Calls are never in reference cycles the collector must find (the agent <-> call link is cut
+# when the call ends, and at teardown), so they stay out of the garbage collector, which would
+# otherwise rescan every waiting call on each full collection.
+@cython.no_gc
+@cython.freelist(512)  # calls come and go all day: reuse their memory
 cdef class _Call:
     cdef str id
     cdef _Queue queue
@@ -582,7 +622,8 @@ cdef class Scheduler:
     cdef long long _ord
     cdef dict _queues
     cdef dict _pools
-    cdef dict _by_skill
+    cdef dict _skill_ids  # skill name -> small int, so membership tests are C loops
+    cdef list _by_skill  # skill id -> pools whose first required skill it is
     cdef list _no_skill
     cdef dict _agents
     cdef dict _calls
@@ -598,7 +639,8 @@ cdef class Scheduler:
         self._resume_ms = resume_window * 1000
         self._queues = {}
         self._pools = {}
-        self._by_skill = {}
+        self._skill_ids = {}
+        self._by_skill = []
         self._no_skill = []
         self._agents = {}
         self._calls = {}
@@ -609,9 +651,13 @@ cdef class Scheduler:
 
     def __dealloc__(self):
         cdef Py_ssize_t i
+        cdef _Agent a
         for i in range(self._dl.n):
             Py_XDECREF(self._dl.a[i].call)
         PyMem_Free(self._dl.a)
+        if self._agents is not None:
+            for a in self._agents.values():  # cut the cycles the collector cannot see
+                a.call = None
 
     # ---------------------------------------------------------------- configuration
 
@@ -625,6 +671,14 @@ cdef class Scheduler:
         self._queues[q.name] = q
         q.default = self._pool(q, tuple(sorted(config.skills.items())))
 
+    cdef int _skill_id(self, str name) except -1:
+        cdef object sid = self._skill_ids.get(name)
+        if sid is None:
+            sid = len(self._by_skill)
+            self._skill_ids[name] = sid
+            self._by_skill.append([])
+        return sid
+
     cdef _Pool _pool(self, _Queue q, tuple reqs):
         key = (q.name, reqs)
         cdef _Pool pool = self._pools.get(key)
@@ -633,30 +687,52 @@ cdef class Scheduler:
         if pool is not None:
             return pool
         # A new skill combination: the only place that looks at every logged-in agent.
-        pool = _Pool(q, reqs)
+        pool = _Pool(q, reqs, [self._skill_id(name) for name, _ in reqs])
         self._pools[key] = pool
         q.pools.append(pool)
         if reqs:
-            self._by_skill.setdefault(reqs[0][0], []).append(pool)
+            (<list>self._by_skill[pool.req_id[0]]).append(pool)
         else:
             self._no_skill.append(pool)
         for a in self._agents.values():
             tier = self._tier(pool, a)
             if tier >= 0:
+                # The member array may move when it grows: take its nodes out of the heaps
+                # first and put them back after.
+                if a.state == READY:
+                    self._leave_ready(a)
                 self._join(a, pool, tier)
+                if a.state == READY:
+                    self._push_all(a)
         return pool
 
     # ---------------------------------------------------------------- membership
 
+    cdef int _set_agent_skills(self, _Agent a, dict skills) except -1:
+        cdef int n = len(skills), i = 0
+        a.skills = skills
+        PyMem_Free(a.sk_id)
+        PyMem_Free(a.sk_lv)
+        a.sk_id = <int*>PyMem_Malloc((n + 1) * sizeof(int))
+        a.sk_lv = <int*>PyMem_Malloc((n + 1) * sizeof(int))
+        if a.sk_id == NULL or a.sk_lv == NULL:
+            raise MemoryError()
+        for name, level in skills.items():
+            a.sk_id[i] = self._skill_id(name)
+            a.sk_lv[i] = level
+            i += 1
+        a.nsk = n
+        return 0
+
     cdef int _tier(self, _Pool pool, _Agent a) except -2:
         cdef _Queue q = pool.queue
-        cdef dict skills = a.skills
         cdef bint site_ok = q.site is None or a.site == q.site
         cdef bint ok
+        cdef int i
         if site_ok:
             ok = True
-            for s, m in pool.reqs:
-                if skills.get(s, 0) < m:
+            for i in range(pool.nreq):
+                if level_of(a, pool.req_id[i]) < pool.req_min[i]:
                     ok = False
                     break
             if ok:
@@ -665,51 +741,67 @@ cdef class Scheduler:
             return -1
         if not (site_ok or (q.overflow_site is not None and a.site == q.overflow_site)):
             return -1
-        for s, m in pool.xreqs:
-            if skills.get(s, 0) < m:
+        for i in range(pool.nreq):
+            if level_of(a, pool.req_id[i]) < pool.xreq_min[i]:
                 return -1
         return EXPANDED
 
     cdef int _join(self, _Agent a, _Pool pool, int tier) except -1:
-        cdef _Member m = new_member(a, pool, tier)
-        a.members.append(m)
+        """Append a membership; the caller pushes it if the agent is ready."""
+        cdef Py_ssize_t cap
+        cdef Member* arr
+        cdef Member* m
+        cdef long long total = 0
+        cdef int i
+        if a.nmem == a.capmem:
+            cap = a.capmem * 2 if a.capmem else 8
+            arr = <Member*>PyMem_Realloc(a.mem, cap * sizeof(Member))
+            if arr == NULL:
+                raise MemoryError()
+            a.mem = arr
+            a.capmem = cap
+        m = &a.mem[a.nmem]
+        a.nmem += 1
+        for i in range(pool.nreq):
+            total += level_of(a, pool.req_id[i])
+        m.pool = <void*>pool
+        m.tier = tier
+        m.sum = total
+        m.node.pos = -1
+        m.node.owner = <void*>a
         if tier == NORMAL and a.state != PAUSED:
             pool.staffed += 1
-        if a.state == READY:
-            self._push_member(m)
         return 0
 
     cdef int _build_members(self, _Agent a) except -1:
-        cdef set seen = set()
-        cdef list candidates = list(self._no_skill)
         cdef _Pool pool
-        cdef int tier
-        for s in a.skills:
-            found = self._by_skill.get(s)
-            if found is not None:
-                candidates.extend(found)
-        for pool in candidates:
-            if pool in seen:
-                continue
-            seen.add(pool)
+        cdef int tier, i
+        # Each pool is filed under exactly one skill, so no pool is seen twice.
+        for pool in self._no_skill:
             tier = self._tier(pool, a)
             if tier >= 0:
                 self._join(a, pool, tier)
+        for i in range(a.nsk):
+            for pool in <list>self._by_skill[a.sk_id[i]]:
+                tier = self._tier(pool, a)
+                if tier >= 0:
+                    self._join(a, pool, tier)
         return 0
 
     cdef int _drop_members(self, _Agent a) except -1:
-        cdef _Member m
-        for m in a.members:
+        cdef Py_ssize_t i
+        cdef Member* m
+        for i in range(a.nmem):
+            m = &a.mem[i]
             if m.node.pos >= 0:
                 self._pop_member(m)
             if m.tier == NORMAL and a.state != PAUSED:
-                m.pool.staffed -= 1
-        a.members = []
+                (<_Pool>m.pool).staffed -= 1
+        a.nmem = 0
         return 0
 
-    cdef int _push_member(self, _Member m) except -1:
-        cdef _Agent a = m.agent
-        cdef _Pool pool = m.pool
+    cdef int _push_member(self, _Agent a, Member* m) except -1:
+        cdef _Pool pool = <_Pool>m.pool
         cdef int st = pool.queue.strategy
         # Smaller is better; the agent's login order breaks every tie.
         if st == LONGEST_IDLE:
@@ -731,27 +823,31 @@ cdef class Scheduler:
             m_push(&pool.xready, &m.node)
         return 0
 
-    cdef inline void _pop_member(self, _Member m) noexcept:
+    cdef inline void _pop_member(self, Member* m) noexcept:
         if m.tier == NORMAL:
-            m_remove(&m.pool.ready, &m.node)
+            m_remove(&(<_Pool>m.pool).ready, &m.node)
         else:
-            m_remove(&m.pool.xready, &m.node)
+            m_remove(&(<_Pool>m.pool).xready, &m.node)
+
+    cdef int _push_all(self, _Agent a) except -1:
+        cdef Py_ssize_t i
+        for i in range(a.nmem):
+            self._push_member(a, &a.mem[i])
+        return 0
 
     cdef int _become_ready(self, _Agent a, long long now, list out) except -1:
         """The agent is free: it takes its best waiting call at once, or else waits in the
         ready heaps of its pools (matching first saves pushing and popping them)."""
-        cdef _Member m
         a.state = READY
         if not self._agent_match(a, now, out):
-            for m in a.members:
-                self._push_member(m)
+            self._push_all(a)
         return 0
 
     cdef int _leave_ready(self, _Agent a) except -1:
-        cdef _Member m
-        for m in a.members:
-            if m.node.pos >= 0:
-                self._pop_member(m)
+        cdef Py_ssize_t i
+        for i in range(a.nmem):
+            if a.mem[i].node.pos >= 0:
+                self._pop_member(&a.mem[i])
         return 0
 
     # ---------------------------------------------------------------- waiting calls
@@ -798,8 +894,8 @@ cdef class Scheduler:
         if q.strategy == ROUND_ROBIN:
             q.rr += 1
             a.rr[q] = q.rr
-        out.append(OFFER.make((c.id, a.id, q.name, True if expanded else False,
-                               True if c.callback else False)))
+        out.append(OFFER.make(c.id, a.id, q.name, True if expanded else False,
+                              True if c.callback else False))
         return 0
 
     cdef int _call_match(self, _Call c, long long now, list out) except -1:
@@ -807,7 +903,7 @@ cdef class Scheduler:
         cdef _Pool pool = c.pool
         cdef _Queue q
         if pool.ready.n:
-            self._offer(c, (<_Member>pool.ready.a[0].owner).agent, False, out)
+            self._offer(c, <_Agent>pool.ready.a[0].owner, False, out)
             return 0
         q = pool.queue
         if q.expand_ms >= 0 and now - c.node.t >= q.expand_ms:
@@ -823,7 +919,7 @@ cdef class Scheduler:
         while top_old_call(pool, threshold) != NULL:
             if pool.xready.n == 0:
                 break
-            if not self._agent_match((<_Member>pool.xready.a[0].owner).agent, now, out):
+            if not self._agent_match(<_Agent>pool.xready.a[0].owner, now, out):
                 break
         return 0
 
@@ -837,12 +933,11 @@ cdef class Scheduler:
         cdef long long bw = 0, w
         cdef _Pool pool
         cdef _Queue q
-        cdef list members = a.members
-        cdef Py_ssize_t i, n = len(members)
-        cdef _Member m
-        for i in range(n):
-            m = <_Member>members[i]
-            pool = m.pool
+        cdef Py_ssize_t i
+        cdef Member* m
+        for i in range(a.nmem):
+            m = &a.mem[i]
+            pool = <_Pool>m.pool
             if pool.mask == 0:
                 continue
             q = pool.queue
@@ -892,10 +987,10 @@ cdef class Scheduler:
         return 0
 
     cdef int _set_staffed(self, _Agent a, int delta) except -1:
-        cdef _Member m
-        for m in a.members:
-            if m.tier == NORMAL:
-                m.pool.staffed += delta
+        cdef Py_ssize_t i
+        for i in range(a.nmem):
+            if a.mem[i].tier == NORMAL:
+                (<_Pool>a.mem[i].pool).staffed += delta
         return 0
 
     cdef list _move(self, str agent_id, long long now, int state, str reason):
@@ -930,9 +1025,10 @@ cdef class Scheduler:
             raise err_agent_exists(agent_id)
         if not agent_id:
             raise SchedulerError(f"agent id {agent_id!r} is not a non-empty string")
-        norm = normalize_skills(skills)
+        norm = fast_skills(skills, "skill")
         self._ord += 1
-        cdef _Agent a = _Agent(agent_id, self._ord, site, norm, now)
+        cdef _Agent a = _Agent(agent_id, self._ord, site, now)
+        self._set_agent_skills(a, norm)
         self._agents[agent_id] = a
         self._build_members(a)  # built while paused, so no heap entries yet
         self._set_staffed(a, 1)
@@ -978,13 +1074,13 @@ cdef class Scheduler:
         """Replace an agent's skills; a ready agent may be offered a call at once."""
         self._advance(now)
         cdef _Agent a = self._agent(agent_id)
-        norm = normalize_skills(skills)
+        norm = fast_skills(skills, "skill")
         self._drop_members(a)
-        a.skills = norm
+        self._set_agent_skills(a, norm)
         self._build_members(a)
         cdef list out = []
-        if a.state == READY:
-            self._agent_match(a, now, out)
+        if a.state == READY and not self._agent_match(a, now, out):
+            self._push_all(a)
         return out
 
     # ---------------------------------------------------------------- calls
@@ -1004,7 +1100,7 @@ cdef class Scheduler:
     cdef _Pool _pool_for(self, _Queue q, skills):
         if skills is None:
             return q.default
-        return self._pool(q, tuple(sorted(normalize_skills(skills, "required skill").items())))
+        return self._pool(q, tuple(sorted(fast_skills(skills, "required skill").items())))
 
     def enqueue(self, str call_id, str queue, long long now, *, priority=0, str caller="",
                 skills=None, enqueue_time=None):
@@ -1099,7 +1195,7 @@ cdef class Scheduler:
         a.state = PAUSED
         a.reason = reason
         self._set_staffed(a, -1)
-        out.append(PAUSED_BY.make((a.id, reason)))
+        out.append(PAUSED_BY.make(a.id, reason))
         return 0
 
     def leave(self, str call_id, long long now, reason="abandoned"):
@@ -1189,7 +1285,7 @@ cdef class Scheduler:
                     self._unlink(c)
                     del self._calls[c.id]
                     c.state = GONE
-                out.append(OVERFLOW.make((c.id, q.name, q.target)))
+                out.append(OVERFLOW.make(c.id, q.name, q.target))
             elif not c.pool.marked:
                 c.pool.marked = True
                 marked.append(c.pool)
