@@ -38,6 +38,8 @@ def make_site(directory: Path, **overrides: object) -> Path:
     for name, port in CARRIER_PORTS.items():
         data["trunks"][name]["port"] = port
         data["trunks"][name]["qualify_seconds"] = 2
+    for queue in data["queues"].values():  # short rings and wrap-ups keep the tests quick
+        queue.update(ring_seconds=4, wrap_up_seconds=2)
     for key, value in overrides.items():
         data[key] = value
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),

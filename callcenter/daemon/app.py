@@ -18,6 +18,7 @@ from callcenter.agi import AgiServer, AgiSession
 from callcenter.ami import AmiClient, LiveChannels
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
+from callcenter.daemon.queueing import QueueService
 from callcenter.daemon.status import StatusServer
 from callcenter.site import Site
 
@@ -43,10 +44,13 @@ class Daemon:
         self.ami = AmiClient(host="127.0.0.1", port=ast.ami_port, username="callcenter",
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
-        self.flows = FlowCalls(site, self.conf_dir, clock_offset)
         self.agents = AgentBook([a.id for a in site.spec.agents],
                                 self.conf_dir / "db" / "agents.json")
         self.agents.listeners.append(self._publish_agent)
+        self.queues = QueueService(site, self.agents)
+        self.ami.on_event("DialEnd", self.queues.on_dial_end)
+        self.ami.on_event("Hangup", self.queues.on_hangup)
+        self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues)
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents})
         self.ami.on_ready(self._publish_all_agents)
@@ -64,10 +68,29 @@ class Daemon:
                 await self.flows.run(session, name, args)
             elif kind == "feature":
                 await self.features.handle(session, name)
+            elif kind == "offer":
+                await self.queues.offer_result(session, name)
+            elif kind == "requeue":
+                await self._requeue(session)
             else:
                 log.warning("unknown FastAGI path %r", path)
         finally:
             call_id.reset(token)
+
+    async def _requeue(self, session: AgiSession) -> None:
+        """A queued caller the dialplan brings back (the daemon restarted under it)."""
+        queue = await session.get_variable("CC_QUEUE") or ""
+        if queue not in self.site.spec.queues:
+            await session.set_variable("CC_NEXT", "fallback")
+            return
+        prio = await session.get_variable("CC_PRIORITY") or "0"
+        since = await session.get_variable("CC_ENQUEUED") or ""
+        from callcenter.daemon.agi_io import clean_caller_number
+
+        log.info("queued caller back after a daemon restart: %s", queue)
+        await self.queues.wait(session, queue=queue, priority=int(prio) if prio.isdigit() else 0,
+                               caller=clean_caller_number(session.env.get("callerid", "")),
+                               enqueued_ms=int(since) if since.isdigit() else None)
 
     def _publish_agent(self, rec: AgentRecord) -> None:
         """Show the agent's state on BLF lamps (Custom:agent-ID device state)."""
@@ -100,6 +123,7 @@ class Daemon:
                     "refused": self.agi.refused, "broken": self.agi.broken},
             "channels": self.channels.snapshot(),
             "flows": self.flows.snapshot(),
+            "queues": self.queues.snapshot(),
             "agents": [{"id": r.agent_id, "state": r.state.value, "device": r.device,
                         "reason": r.pause_reason, "since": r.since, "misses": r.misses}
                        for r in self.agents.agents.values()],
@@ -115,12 +139,14 @@ class Daemon:
         await self.agi.start()
         await self.status.start()
         self.ami.start()
+        ticker = asyncio.create_task(self.queues.tick_forever(), name="acd-tick")
         log.info("callcenter %s running: FastAGI on %s:%s, status on %s", __version__,
                  self.agi.host, self.agi.port, self.status.path)
         try:
             await self._stop.wait()
         finally:
             log.info("stopping: no new calls taken; calls in progress continue in Asterisk")
+            ticker.cancel()
             await self.agi.stop()
             await self.status.stop()
             await self.ami.stop()

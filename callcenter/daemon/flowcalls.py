@@ -11,6 +11,7 @@ from typing import Any
 
 from callcenter.agi import AgiError, AgiHangup, AgiSession
 from callcenter.daemon.agi_io import AgiCallIO
+from callcenter.daemon.queueing import QueueService
 from callcenter.site import Site
 
 __all__ = ["ActiveFlow", "FlowCalls"]
@@ -32,8 +33,10 @@ class FlowCalls:
     """Flows in progress and the outcomes of the finished ones (for status and tests)."""
 
     def __init__(self, site: Site, conf_dir: Path,
-                 clock_offset: dt.timedelta = dt.timedelta(0)):
+                 clock_offset: dt.timedelta = dt.timedelta(0),
+                 queues: QueueService | None = None):
         self.site = site
+        self.queues = queues
         self.clock_offset = clock_offset
         self.conf_dir = conf_dir
         self.active: dict[str, ActiveFlow] = {}
@@ -52,6 +55,7 @@ class FlowCalls:
         self.active[session.uniqueid] = active
         log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?", number)
         kind, target, detail = "fallback", "", ""
+        recorded = False
         try:
             if flow not in self.site.flows:
                 raise AgiError(f"no flow named {flow!r} in the site")
@@ -59,8 +63,19 @@ class FlowCalls:
                                      on_node=lambda n: _visit(active, n))
             kind, target = outcome.kind, outcome.target or ""
             detail = ",".join(outcome.path)
-            await _hand_back(session, outcome)
+            self._record(session, flow, kind, target, detail, active, io)
+            recorded = True
+            if kind == "queue" and self.queues is not None:
+                vip = outcome.variables.get("vip", "0")
+                await self.queues.wait(session, queue=target, priority=outcome.priority,
+                                       caller=io.caller_number,
+                                       contact=outcome.variables.get("contact_name", ""),
+                                       vip=int(vip) if vip.isdigit() else 0)
+            else:
+                await _hand_back(session, outcome)
         except AgiHangup:
+            if recorded:
+                return  # hung up while queued: the queue service recorded the abandon
             kind = "caller_hangup"
             log.info("caller hung up in flow %s at node %s", flow, active.node or "-")
         except (AgiError, OSError) as exc:
@@ -73,6 +88,11 @@ class FlowCalls:
                           active.node or "-")
         finally:
             self.active.pop(session.uniqueid, None)
+        if not recorded:
+            self._record(session, flow, kind, target, detail, active, io)
+
+    def _record(self, session: AgiSession, flow: str, kind: str, target: str, detail: str,
+                active: ActiveFlow, io: AgiCallIO) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         self.finished.append({"call": session.uniqueid, "flow": flow, "outcome": kind,
                               "target": target, "path": detail or ",".join(active.path),

@@ -86,15 +86,15 @@ class Sipp:
         return ["-sn", scenario]
 
     def run(self, scenario: str, *, service: str, calls: int = 1, rate: float = 1,
-            limit: int | None = None, timeout: float = 60, extra: list[str] | None = None
-            ) -> SippResult:
+            limit: int | None = None, timeout: float = 60, extra: list[str] | None = None,
+            local_port: int = 0) -> SippResult:
         """Place `calls` calls to `service` (the dialled number) and wait for the end."""
         self._n += 1
         tag = f"run{self._n}"
         stat = self.workdir / f"{tag}.csv"
         errfile = self.workdir / f"{tag}-errors.log"
         cmd = [_binary(), self.target, *self._args(scenario, tag), "-s", service,
-               "-i", self.local_ip, "-p", "0", "-m", str(calls), "-r", str(rate),
+               "-i", self.local_ip, "-p", str(local_port), "-m", str(calls), "-r", str(rate),
                "-l", str(limit or calls), "-nostdin", "-trace_stat", "-stf", str(stat),
                "-fd", "1", "-trace_err", "-error_file", str(errfile),
                "-timeout", f"{int(timeout)}s", "-timeout_error", "-mp", "0",

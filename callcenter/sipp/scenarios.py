@@ -7,7 +7,8 @@ from pathlib import Path
 
 import jinja2
 
-__all__ = ["DTMF_PCAP_DIR", "Step", "dtmf", "pause", "uac_scenario", "uas_scenario"]
+__all__ = ["DTMF_PCAP_DIR", "Step", "dtmf", "pause", "register_scenario", "uac_scenario",
+           "uas_scenario"]
 
 DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
 _NAMES = {"*": "star", "#": "pound"}
@@ -72,3 +73,8 @@ def uas_scenario(mode: str = "answer", *, answer_after_ms: int = 0,
         raise ValueError(f"mode must be answer, busy or noanswer, not {mode!r}")
     return _env.get_template("uas.xml.j2").render(name=name, mode=mode,
                                                    answer_after_ms=answer_after_ms)
+
+
+def register_scenario(user: str, expires: int = 3600) -> str:
+    """A desk phone registering as `user` (answers the 401 challenge; sipp -au/-ap)."""
+    return _env.get_template("register.xml.j2").render(user=user, expires=expires)

@@ -109,6 +109,7 @@ class Queue:
     announce: Announce = field(default_factory=Announce)
     callback_offer_after_seconds: int | None = None
     weight: int = 1
+    ring_seconds: int = 15
 
 
 @dataclass(config=_STRICT)

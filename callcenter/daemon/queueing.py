@@ -1,0 +1,335 @@
+"""Waiting callers and free agents, brought together: the live side of the ACD.
+
+A caller handed to a queue waits inside its FastAGI session (music on hold, announcements of
+position and estimated wait). When the scheduler offers the call to an agent, the session
+ends with CC_NEXT=connect and the dialplan (`cc-connect`) rings the agent's phone with a
+screen-pop caller name; the Dial result comes back over a new AGI session (`offer/STATUS`):
+unanswered, the caller waits again in the very same place. Answer and hang-up are seen on
+AMI (DialEnd, Hangup). If the daemon goes away, the dialplan brings queued callers back
+(`requeue`) with their original enqueue time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk.message import Message
+
+from callcenter.acd import AgentPaused, Offer, Overflow, QueueConfig, Scheduler, SchedulerError
+from callcenter.agents import AgentBook, AgentRecord, AgentState
+from callcenter.agi import AgiHangup, AgiSession
+from callcenter.site import Site
+
+__all__ = ["QueueService", "WaitingCall"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WaitingCall:
+    call_id: str
+    queue: str
+    priority: int
+    caller: str
+    label: str
+    enqueued_ms: int
+    decision: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop()
+                                          .create_future())
+    agent: str = ""
+    state: str = "waiting"  # waiting, offered, answered
+
+
+def _label(contact: str, vip: int, queue: str) -> str:
+    """The caller name the agent's phone shows: VIP tier, student/parent name, queue."""
+    text = " ".join(p for p in (f"VIP{vip}" if vip else "", contact, queue) if p)
+    return re.sub(r"[^\w .-]", "", text)[:40]
+
+
+class QueueService:
+    def __init__(self, site: Site, book: AgentBook):
+        self.site = site
+        self.book = book
+        spec = site.spec
+        self.scheduler = Scheduler([
+            QueueConfig(name=name, skills=dict(q.skills), strategy=q.strategy, weight=q.weight,
+                        site=q.site, expand_after=q.expand_after_seconds,
+                        max_wait=q.max_wait_seconds or None, overflow=q.overflow)
+            for name, q in spec.queues.items()])
+        self.agents = {a.id: a for a in spec.agents}
+        self.calls: dict[str, WaitingCall] = {}
+        self.by_agent: dict[str, str] = {}
+        self.stats = {"offered": 0, "answered": 0, "abandoned": 0, "no_answer": 0,
+                      "overflowed": 0, "ring_ms": [], "ring_after_ms": []}
+        self._last = 0
+        self._syncing = False
+        self._timers: set[asyncio.Task[None]] = set()
+        book.listeners.append(self._agent_changed)
+        for rec in book.agents.values():  # agents logged in before a restart
+            if rec.state != AgentState.LOGGED_OUT:
+                self._agent_changed(rec)
+
+    def now(self) -> int:
+        self._last = max(self._last, int(time.time() * 1000))
+        return self._last
+
+    # ---- agents ----------------------------------------------------------------------
+    def _agent_changed(self, rec: AgentRecord) -> None:
+        if self._syncing:
+            return
+        s, now, aid = self.scheduler, self.now(), rec.agent_id
+        try:
+            known = True
+            try:
+                s.agent_status(aid)
+            except SchedulerError:
+                known = False
+            if rec.state == AgentState.LOGGED_OUT:
+                if known:
+                    self._apply(s.logout(aid, now))
+            elif not known:
+                agent = self.agents[aid]
+                self._apply(s.login(aid, now, site=agent.site, skills=dict(agent.skills)))
+                if rec.state == AgentState.PAUSED:
+                    self._apply(s.pause(aid, self.now(), rec.pause_reason or "break"))
+            elif rec.state == AgentState.READY:
+                self._apply(s.ready(aid, now))
+            elif rec.state == AgentState.PAUSED:
+                self._apply(s.pause(aid, now, rec.pause_reason or "break"))
+        except SchedulerError as exc:
+            log.warning("agent %s: %s", aid, exc)
+
+    def _book(self, fn: Any, *args: Any) -> None:
+        """Change the agent book without echoing the change back into the scheduler."""
+        self._syncing = True
+        try:
+            fn(*args)
+        except Exception as exc:
+            log.warning("agent state: %s", exc)
+        finally:
+            self._syncing = False
+
+    # ---- decisions -------------------------------------------------------------------
+    def _apply(self, decisions: list[Any]) -> None:
+        for d in decisions:
+            if isinstance(d, Offer):
+                call = self.calls.get(d.call_id)
+                if call is None or call.decision.done():
+                    log.warning("offer of unknown call %s to %s", d.call_id, d.agent_id)
+                    continue
+                call.agent, call.state = d.agent_id, "offered"
+                self.by_agent[d.agent_id] = d.call_id
+                self.stats["offered"] += 1
+                self._book(self.book.ringing, d.agent_id)
+                call.decision.set_result(d)
+            elif isinstance(d, Overflow):
+                call = self.calls.get(d.call_id)
+                self.stats["overflowed"] += 1
+                if call and not call.decision.done():
+                    call.decision.set_result(d)
+            elif isinstance(d, AgentPaused):
+                self._book(self.book.pause, d.agent_id, d.reason)
+
+    async def tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            try:
+                self._apply(self.scheduler.tick(self.now()))
+            except SchedulerError as exc:
+                log.warning("tick: %s", exc)
+
+    # ---- a caller waiting --------------------------------------------------------------
+    async def wait(self, session: AgiSession, *, queue: str, priority: int, caller: str,
+                   contact: str = "", vip: int = 0, enqueued_ms: int | None = None) -> None:
+        """Keep the caller waiting until an agent is offered or the call overflows; then tell
+        the dialplan (CC_NEXT) where to go. Returns when the AGI session should end."""
+        call_id = session.uniqueid
+        call = self.calls.get(call_id)
+        if call is None and self.scheduler.queue_status(queue).staffed == 0:
+            # nobody who could answer is logged in (or all are paused): do not keep callers
+            # on hold for nothing — the static fallback rings the site's fallback phones
+            log.info("no agent available for %s: the caller takes the fallback", queue)
+            self.stats["empty"] = self.stats.get("empty", 0) + 1
+            await session.set_variable("CC_NEXT", "fallback")
+            return
+        if call is None:
+            call = WaitingCall(call_id, queue, priority, caller, _label(contact, vip, queue),
+                               enqueued_ms or self.now())
+            self.calls[call_id] = call
+            await session.set_variable("CC_NEXT", "queue")
+            await session.set_variable("CC_QUEUE", queue)
+            await session.set_variable("CC_PRIORITY", str(priority))
+            await session.set_variable("CC_ENQUEUED", str(call.enqueued_ms))
+            await session.set_variable("CC_LABEL", call.label)
+            log.info("caller %s waits in %s (priority %d)", caller or "?", queue, priority)
+            self._apply(self.scheduler.enqueue(call_id, queue, self.now(), priority=priority,
+                                               caller=caller, enqueue_time=min(
+                                                   call.enqueued_ms, self.now())))
+        q = self.site.spec.queues[queue]
+        try:
+            await session.command("SET MUSIC", "on", q.music_class)
+            started = time.monotonic()
+            next_announce = started + max(q.announce.first_after, 1)
+            while not call.decision.done():
+                await session.command("WAIT FOR DIGIT", 1000)
+                if q.announce.every and time.monotonic() >= next_announce:
+                    next_announce = time.monotonic() + q.announce.every
+                    await self._announce(session, call_id)
+            await session.command("SET MUSIC", "off")
+        except AgiHangup:
+            self._abandon(call_id, "waiting")
+            raise
+        d = call.decision.result()
+        if isinstance(d, Offer):
+            ext = self.agents[d.agent_id].extension
+            await session.set_variable("CC_AGENT_EXT", ext)
+            await session.set_variable("CC_RING_SECONDS", str(q.ring_seconds))
+            call.offered_ms = self.now()  # type: ignore[attr-defined]
+            self.stats["ring_after_ms"].append(self.now() - call.enqueued_ms)
+            await session.set_variable("CC_NEXT", "connect")
+            call.ring_started = time.monotonic()  # type: ignore[attr-defined]
+            log.info("offering call to agent %s at %s", d.agent_id, ext)
+        elif isinstance(d, Overflow):
+            self.calls.pop(call_id, None)
+            kind, _, target = d.target.partition(":")
+            log.info("call overflows from %s to %s", queue, d.target)
+            if kind == "queue" and target in self.site.spec.queues:
+                with contextlib.suppress(SchedulerError):
+                    self.scheduler.leave(call_id, self.now(), "overflowed")
+                await self.wait(session, queue=target, priority=priority, caller=caller,
+                                enqueued_ms=call.enqueued_ms)
+                return
+            await session.set_variable("CC_NEXT", "fallback")
+
+    async def _announce(self, session: AgiSession, call_id: str) -> None:
+        try:
+            status = self.scheduler.call_status(call_id)
+        except SchedulerError:
+            return
+        if status.state != "waiting" or status.position < 1:
+            return
+        await session.command("SET MUSIC", "off")
+        if status.position == 1:
+            await session.command("STREAM FILE", "queue-youarenext", "")
+        else:
+            await session.command("STREAM FILE", "queue-thereare", "")
+            await session.command("SAY NUMBER", status.position - 1, "")
+            await session.command("STREAM FILE", "queue-callswaiting", "")
+        minutes = round(status.estimated_wait / 60000)
+        if minutes >= 1:
+            await session.command("STREAM FILE", "queue-holdtime", "")
+            await session.command("SAY NUMBER", minutes, "")
+            await session.command("STREAM FILE", "queue-minutes", "")
+        await session.command("SET MUSIC", "on")
+
+    def _abandon(self, call_id: str, where: str) -> None:
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return
+        self.stats["abandoned"] += 1
+        if call.agent:
+            self.by_agent.pop(call.agent, None)
+            self._book(self.book.ready, call.agent)
+        log.info("caller hung up while %s (waited %.1f s)", where,
+                 (self.now() - call.enqueued_ms) / 1000)
+        try:
+            self._apply(self.scheduler.leave(call_id, self.now(), "abandoned"))
+        except SchedulerError as exc:
+            log.warning("abandon: %s", exc)
+
+    # ---- the ring's result -------------------------------------------------------------
+    async def offer_result(self, session: AgiSession, status: str) -> None:
+        """Dial returned: ANSWER (the conversation is over) or a failure (wait again)."""
+        call_id = session.uniqueid
+        call = self.calls.get(call_id)
+        if call is None:
+            await session.set_variable("CC_NEXT", "hangup")
+            return
+        if status == "ANSWER" or call.state == "answered":
+            self._ended(call_id)
+            await session.set_variable("CC_NEXT", "hangup")
+            return
+        reason = {"BUSY": "busy", "CHANUNAVAIL": "unreachable",
+                  "CONGESTION": "unreachable"}.get(status, "no_answer")
+        self.stats["no_answer"] += 1
+        agent = call.agent
+        self.by_agent.pop(agent, None)
+        call.agent, call.state = "", "waiting"
+        call.decision = asyncio.get_running_loop().create_future()
+        log.info("agent %s did not take the call (%s); the caller keeps the same place",
+                 agent, status)
+        self._book(self.book.ready, agent)
+        self._apply(self.scheduler.offer_failed(call_id, self.now(), reason))
+        await self.wait(session, queue=call.queue, priority=call.priority, caller=call.caller)
+
+    def on_dial_end(self, msg: Message) -> None:
+        call = self.calls.get(msg.get("Uniqueid", ""))
+        if call is None or call.state != "offered" or msg.get("DialStatus") != "ANSWER":
+            return
+        call.state = "answered"
+        self.stats["answered"] += 1
+        started = getattr(call, "ring_started", None)
+        if started:
+            self.stats["ring_ms"].append(int((time.monotonic() - started) * 1000))
+        self._book(self.book.answered, call.agent)
+        try:
+            self._apply(self.scheduler.answered(call.call_id, self.now()))
+        except SchedulerError as exc:
+            log.warning("answered: %s", exc)
+        log.info("agent %s answered", call.agent)
+
+    def on_hangup(self, msg: Message) -> None:
+        call_id = msg.get("Uniqueid", "")
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        if call.state == "answered":
+            self._ended(call_id)
+        elif call.state == "offered":
+            self._abandon(call_id, "ringing an agent")
+
+    def _ended(self, call_id: str) -> None:
+        call = self.calls.pop(call_id, None)
+        if call is None or not call.agent:
+            return
+        agent = call.agent
+        self.by_agent.pop(agent, None)
+        wrap = self.site.spec.queues[call.queue].wrap_up_seconds
+        self._book(self.book.call_ended, agent, wrap > 0)
+        try:
+            self._apply(self.scheduler.wrap_up(agent, self.now()) if wrap > 0 else
+                        self.scheduler.ready(agent, self.now()))
+        except SchedulerError as exc:
+            log.warning("call end: %s", exc)
+        if wrap > 0:
+            task = asyncio.get_running_loop().create_task(self._after_wrap(agent, wrap))
+            self._timers.add(task)
+            task.add_done_callback(self._timers.discard)
+
+    async def _after_wrap(self, agent: str, seconds: int) -> None:
+        await asyncio.sleep(seconds)
+        if self.book.get(agent).state == AgentState.WRAP_UP:
+            self._book(self.book.ready, agent)
+            try:
+                self._apply(self.scheduler.ready(agent, self.now()))
+            except SchedulerError as exc:
+                log.warning("after wrap-up: %s", exc)
+
+    def snapshot(self) -> dict[str, Any]:
+        ring = self.stats["ring_ms"]
+        after = sorted(self.stats["ring_after_ms"])
+        queues = {}
+        for name in self.site.spec.queues:
+            st = self.scheduler.queue_status(name)
+            queues[name] = {"waiting": st.waiting, "staffed": st.staffed}
+        return {"waiting": [{"call": c.call_id, "queue": c.queue, "state": c.state,
+                             "agent": c.agent, "priority": c.priority, "caller": c.caller}
+                            for c in self.calls.values()],
+                "queues": queues,
+                "stats": {k: v for k, v in self.stats.items() if not k.startswith("ring_")}
+                | {"answer_ms_median": sorted(ring)[len(ring) // 2] if ring else None,
+                   "queue_to_ring_ms_median": after[len(after) // 2] if after else None}}

@@ -1,0 +1,119 @@
+"""The ACD live: SIPp desk phones register and log agents in, SIPp callers queue, the
+scheduler picks the agent, the daemon rings the phone; answers, misses, busy, abandons."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.sipp import (
+    Sipp,
+    SippServer,
+    dtmf,
+    pause,
+    register_scenario,
+    uac_scenario,
+    uas_scenario,
+)
+from tests.fix_asterisk import RunningAsterisk
+from tests.fix_daemon import RunningDaemon, start_daemon
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.sipp, pytest.mark.slow]
+
+PHONE_PORTS = {"8001": 15101, "8002": 15102, "8003": 15103}
+
+
+@pytest.fixture
+def acd(asterisk: RunningAsterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
+    """A daemon with nobody logged in."""
+    (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
+    d = start_daemon(asterisk, tmp_path / "acd.log")
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def secrets_of(asterisk: RunningAsterisk, ext: str) -> tuple[str, str, str]:
+    agent = next(a for a in asterisk.site.spec.agents if a.extension == ext)
+    return agent.id, asterisk.site.secrets.sip_passwords[agent.id], asterisk.site.secrets.pins[
+        agent.id]
+
+
+def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., SippServer],
+             ext: str, mode: str, daemon: RunningDaemon) -> SippServer:
+    """Register a SIPp desk phone for `ext`, answer calls in `mode`, log its agent in."""
+    agent_id, password, pin = secrets_of(asterisk, ext)
+    port = PHONE_PORTS[ext]
+    reg = sipp.run(register_scenario(ext), service=ext, local_port=port, timeout=15,
+                   extra=["-au", ext, "-ap", password])
+    assert reg.successful == 1, reg.errors[-800:]
+    phone = sipp_server(port, uas_scenario(mode))
+    steps = [pause(800)] + [dtmf(d, 350) for d in f"{agent_id}#{pin}#"]
+    res = sipp.run(uac_scenario(caller_number=ext, steps=steps, auth=True), service="*21",
+                   timeout=30, extra=["-au", ext, "-ap", password])
+    assert res.successful == 1, res.errors[-800:]
+    daemon.wait_for(lambda s: agent(s, agent_id)["state"] == "ready", 10, f"{agent_id} ready")
+    return phone
+
+
+def agent(status: dict, agent_id: str) -> dict:
+    return next(a for a in status["agents"] if a["id"] == agent_id)
+
+
+def caller(sipp: Sipp, keys: str, talk_ms: int, number: str = "01062345678") -> None:
+    steps = [pause(1500)] + [dtmf(k, 300) for k in keys] + [pause(talk_ms)]
+    sipp.run(uac_scenario(caller_number=number, steps=steps, ending="hangup"),
+             service="4008001234", timeout=90)
+
+
+def test_caller_is_connected_to_the_skilled_agent(asterisk: RunningAsterisk, sipp: Sipp,
+                                                  sipp_server, acd: RunningDaemon) -> None:
+    phone = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # agent 1002: tech 8
+    caller(sipp, "3", 9000)  # tech support
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] >= 1, 20, "an answer")
+    assert doc["queues"]["stats"]["offered"] == 1
+    deadline = time.monotonic() + 10
+    while phone.count("SuccessfulCall") < 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert phone.count("SuccessfulCall") == 1
+    # the screen pop: the caller name the phone saw names the queue
+    assert "Set(CALLERID(name)=tech)" in asterisk.log() or "CALLERID(name)=" in asterisk.log()
+    acd.wait_for(lambda s: agent(s, "1002")["state"] == "ready", 15, "ready after wrap-up")
+
+
+def test_no_answer_returns_the_caller_and_the_next_agent_answers(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    phone_up(asterisk, sipp, sipp_server, "8001", "noanswer", acd)  # 1001: course 6
+    answering = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # 1002: course 4
+    caller(sipp, "2", 14000)  # a Beijing number: course-bj, highest skill first
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] >= 1, 30, "an answer")
+    stats = doc["queues"]["stats"]
+    assert stats["no_answer"] >= 1 and stats["offered"] >= 2
+    assert agent(doc, "1001")["state"] in ("ready", "ringing")
+    deadline = time.monotonic() + 15
+    while answering.count("SuccessfulCall") < 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert answering.count("SuccessfulCall") == 1
+
+
+def test_busy_phone_pauses_agent_and_waiting_caller_abandons(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    phone_up(asterisk, sipp, sipp_server, "8002", "busy", acd)
+    caller(sipp, "3", 5000)
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["abandoned"] >= 1, 30, "an abandon")
+    assert agent(doc, "1002")["state"] == "paused"
+    assert agent(doc, "1002")["reason"] == "busy"
+    assert doc["queues"]["waiting"] == []
+
+
+def test_empty_queue_sends_callers_to_the_fallback(acd: RunningDaemon, sipp: Sipp) -> None:
+    sipp.run(uac_scenario(caller_number="01062345678", steps=[pause(1500), dtmf("3", 0)]),
+             service="4008001234", timeout=60)
+    doc = acd.wait_for(lambda s: s["queues"]["stats"].get("empty", 0) >= 1, 20, "empty queue")
+    assert doc["queues"]["waiting"] == []
+
+
