@@ -3,12 +3,16 @@
 """Compiled ACD scheduler: the same API and the same decisions as `_scheduler_py`.
 
 Where it differs from the reference, only for speed:
-- waiting calls and ready agents live in C binary heaps of pointers to C structs embedded
-  in their objects; each struct knows its heap index, so removal is an exact O(log n) sift
-  instead of lazy deletion, and comparisons never touch Python objects;
+- waiting calls and ready agents live in C binary heaps of pointers to C structs (a node
+  embedded in each call; an agent's memberships in one C array it owns); each node knows its
+  heap index, so removal is an exact O(log n) sift instead of lazy deletion, and comparisons
+  never touch Python objects;
 - one heap per priority tier and a bit mask of non-empty tiers per pool;
-- the deadline heap is an array of C structs holding a strong reference to its call.
-Every decision is built from the same keys as the reference, so the two cannot disagree.
+- skills are interned to small integers, so membership tests are C loops;
+- the deadline heap is an array of C structs holding a strong reference to its call;
+- decisions are built by writing the dataclass slots directly (see _Maker).
+Every decision is built from the same keys as the reference, so the two cannot disagree;
+the hypothesis tests replay random event streams through both to check it.
 """
 
 cimport cython
@@ -539,6 +543,13 @@ cdef dict fast_skills(object skills, str what):
     return normalize_skills(skills, what)
 
 
+cdef inline long long as_ms(object now) except? -1:
+    """The clock argument: a Python int (a float would be silently truncated by C)."""
+    if not isinstance(now, int):
+        raise TypeError(f"now must be integer milliseconds, not {type(now).__name__}")
+    return now
+
+
 cdef inline int level_of(_Agent a, int skill) noexcept:
     cdef int i
     for i in range(a.nsk):
@@ -1018,68 +1029,75 @@ cdef class Scheduler:
             a.state = state
         return out
 
-    def login(self, str agent_id, long long now, *, site="", skills=None):
+    def login(self, str agent_id, now, *, site="", skills=None):
         """Log an agent in as ready; it may be offered a waiting call at once."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         if agent_id in self._agents:
             raise err_agent_exists(agent_id)
         if not agent_id:
             raise SchedulerError(f"agent id {agent_id!r} is not a non-empty string")
         norm = fast_skills(skills, "skill")
         self._ord += 1
-        cdef _Agent a = _Agent(agent_id, self._ord, site, now)
+        cdef _Agent a = _Agent(agent_id, self._ord, site, t_now)
         self._set_agent_skills(a, norm)
         self._agents[agent_id] = a
         self._build_members(a)  # built while paused, so no heap entries yet
         self._set_staffed(a, 1)
         cdef list out = []
-        self._become_ready(a, now, out)
+        self._become_ready(a, t_now, out)
         return out
 
-    def logout(self, str agent_id, long long now):
+    def logout(self, str agent_id, now):
         """Log an agent out; a call ringing it goes back to its place in the queue."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Agent a = self._agent(agent_id)
         cdef list out = []
         cdef _Call c = a.call
         if a.state == BUSY:
-            self._end_call(a, now)
+            self._end_call(a, t_now)
         elif a.state == READY:
             self._leave_ready(a)
         self._drop_members(a)
         del self._agents[agent_id]
         if a.state == RINGING and c is not None:
             a.call = None
-            self._return(c, now, out)
+            self._return(c, t_now, out)
         a.state = PAUSED
         return out
 
-    def ready(self, str agent_id, long long now):
+    def ready(self, str agent_id, now):
         """The agent can take calls; it may be offered one at once."""
-        return self._move(agent_id, now, READY, "")
+        cdef long long t_now = as_ms(now)
+        return self._move(agent_id, t_now, READY, "")
 
-    def pause(self, str agent_id, long long now, str reason="break"):
+    def pause(self, str agent_id, now, str reason="break"):
         """The agent stops taking calls, with a reason code (break, lunch, training, ...)."""
-        return self._move(agent_id, now, PAUSED, reason)
+        cdef long long t_now = as_ms(now)
+        return self._move(agent_id, t_now, PAUSED, reason)
 
-    def busy(self, str agent_id, long long now):
+    def busy(self, str agent_id, now):
         """The agent is on a call the ACD did not give it (direct or outbound)."""
-        return self._move(agent_id, now, BUSY, "")
+        cdef long long t_now = as_ms(now)
+        return self._move(agent_id, t_now, BUSY, "")
 
-    def wrap_up(self, str agent_id, long long now):
+    def wrap_up(self, str agent_id, now):
         """The agent's call ended and it is doing after-call work."""
-        return self._move(agent_id, now, WRAP_UP, "")
+        cdef long long t_now = as_ms(now)
+        return self._move(agent_id, t_now, WRAP_UP, "")
 
-    def set_skills(self, str agent_id, long long now, skills):
+    def set_skills(self, str agent_id, now, skills):
         """Replace an agent's skills; a ready agent may be offered a call at once."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Agent a = self._agent(agent_id)
         norm = fast_skills(skills, "skill")
         self._drop_members(a)
         self._set_agent_skills(a, norm)
         self._build_members(a)
         cdef list out = []
-        if a.state == READY and not self._agent_match(a, now, out):
+        if a.state == READY and not self._agent_match(a, t_now, out):
             self._push_all(a)
         return out
 
@@ -1102,7 +1120,7 @@ cdef class Scheduler:
             return q.default
         return self._pool(q, tuple(sorted(fast_skills(skills, "required skill").items())))
 
-    def enqueue(self, str call_id, str queue, long long now, *, priority=0, str caller="",
+    def enqueue(self, str call_id, str queue, now, *, priority=0, str caller="",
                 skills=None, enqueue_time=None):
         """A call starts waiting in `queue`; it may be offered to a ready agent at once.
 
@@ -1110,22 +1128,23 @@ cdef class Scheduler:
         (default `now`) is kept by callers that re-queue a call without losing its place.
         A caller who abandoned this queue within the resume window gets the old place back.
         """
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         if call_id in self._calls:
             raise err_call_exists(call_id)
         if not call_id:
             raise SchedulerError(f"call id {call_id!r} is not a non-empty string")
         if type(priority) is not int or not 0 <= priority <= MAX_PRIORITY:
             raise err_priority(priority)
-        cdef long long t = now if enqueue_time is None else enqueue_time
-        if t > now:
-            raise err_enqueue_time(t, now)
+        cdef long long t = t_now if enqueue_time is None else as_ms(enqueue_time)
+        if t > t_now:
+            raise err_enqueue_time(t, t_now)
         cdef _Queue q = self._queue(queue)
         cdef _Pool pool = self._pool_for(q, skills)
         cdef long long seq = -1
         if caller and self._resume:
             old = self._resume.pop(caller, None)
-            if old is not None and old[0] == queue and now <= old[3]:
+            if old is not None and old[0] == queue and t_now <= old[3]:
                 t = old[1]
                 seq = old[2]
         if seq < 0:
@@ -1134,9 +1153,9 @@ cdef class Scheduler:
         cdef _Call c = new_call(call_id, q, pool, priority, t, seq, caller)
         self._calls[call_id] = c
         self._link(c)
-        self._schedule(c, now)
+        self._schedule(c, t_now)
         cdef list out = []
-        self._call_match(c, now, out)
+        self._call_match(c, t_now, out)
         return out
 
     cdef int _return(self, _Call c, long long now, list out) except -1:
@@ -1147,9 +1166,10 @@ cdef class Scheduler:
         self._call_match(c, now, out)
         return 0
 
-    def answered(self, str call_id, long long now):
+    def answered(self, str call_id, now):
         """The agent answered an offered call: the agent is busy, the call has left the queue."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Call c = self._call(call_id)
         if c.state != OFFERED:
             raise err_not_offered(call_id, CALL_STATES[c.state])
@@ -1158,15 +1178,16 @@ cdef class Scheduler:
         a.state = BUSY
         a.taken += 1
         a.missed = 0
-        a.answered_at = now
+        a.answered_at = t_now
         a.answered_q = c.queue
         return []
 
-    def offer_failed(self, str call_id, long long now, reason):
+    def offer_failed(self, str call_id, now, reason):
         """An offer did not connect. `no_answer`: the agent stays available (paused "missed"
         after `missed_limit` in a row); `busy`/`unreachable`: the agent is paused with that
         reason. Either way the call goes back to its old place and is offered again."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Call c = self._call(call_id)
         if reason not in ("no_answer", "busy", "unreachable"):
             raise err_fail_reason(reason)
@@ -1180,15 +1201,15 @@ cdef class Scheduler:
             if self._missed_limit and a.missed >= self._missed_limit:
                 a.missed = 0
                 self._pause_by_scheduler(a, "missed", out)
-                self._return(c, now, out)
+                self._return(c, t_now, out)
             else:
                 # The call is matched before the agent is ready again, so another free agent
                 # gets it first; the same agent gets it back only if nobody else can.
-                self._return(c, now, out)
-                self._become_ready(a, now, out)
+                self._return(c, t_now, out)
+                self._become_ready(a, t_now, out)
         else:
             self._pause_by_scheduler(a, reason, out)
-            self._return(c, now, out)
+            self._return(c, t_now, out)
         return out
 
     cdef int _pause_by_scheduler(self, _Agent a, str reason, list out) except -1:
@@ -1198,10 +1219,11 @@ cdef class Scheduler:
         out.append(PAUSED_BY.make(a.id, reason))
         return 0
 
-    def leave(self, str call_id, long long now, reason="abandoned"):
+    def leave(self, str call_id, now, reason="abandoned"):
         """A waiting or ringing call left: the caller hung up (`abandoned`) or the daemon sent
         it elsewhere (`overflowed`). A ringing agent becomes ready again."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Call c = self._call(call_id)
         if reason not in ("abandoned", "overflowed"):
             raise err_leave_reason(reason)
@@ -1212,20 +1234,21 @@ cdef class Scheduler:
         if c.state == WAITING:
             self._unlink(c)
         if reason == "abandoned" and c.caller and self._resume_ms and not c.callback:
-            expires = now + self._resume_ms
+            expires = t_now + self._resume_ms
             self._resume[c.caller] = (c.queue.name, c.node.t, c.node.seq, expires)
             self._resume_order.append((expires, c.caller))
         c.state = GONE
         cdef _Agent a = c.agent
         if a is not None:
             a.call = None
-            self._become_ready(a, now, out)
+            self._become_ready(a, t_now, out)
         return out
 
-    def transfer(self, str call_id, str queue, long long now, *, skills=None):
+    def transfer(self, str call_id, str queue, now, *, skills=None):
         """Move a waiting or answered call to another queue keeping its enqueue time, sequence
         and priority. An answering agent stays busy until it is put into wrap-up or ready."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Call c = self._call(call_id)
         cdef _Queue q = self._queue(queue)
         cdef _Pool pool = self._pool_for(q, skills)
@@ -1241,38 +1264,40 @@ cdef class Scheduler:
         c.queue = q
         c.pool = pool
         self._link(c)
-        self._schedule(c, now)
+        self._schedule(c, t_now)
         cdef list out = []
-        self._call_match(c, now, out)
+        self._call_match(c, t_now, out)
         return out
 
-    def to_callback(self, str call_id, long long now):
+    def to_callback(self, str call_id, now):
         """Turn a waiting call into a callback request that keeps its place in the queue.
 
         It is offered like any call (Offer.callback is true) only when an agent is free for
         it, so callbacks in flight never outnumber the agents reserved for them; max_wait no
         longer applies."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef _Call c = self._call(call_id)
         if c.state != WAITING:
             raise err_not_waiting(call_id, CALL_STATES[c.state], "become a callback")
         c.callback = True
         return []
 
-    def tick(self, long long now):
+    def tick(self, now):
         """Apply the time rules due by `now`: overflow after max_wait, skill expansion after
         expand_after. Call it about once a second."""
-        self._advance(now)
+        cdef long long t_now = as_ms(now)
+        self._advance(t_now)
         cdef list out = []
         cdef list marked = []
         cdef DEntry e
         cdef _Call c
         cdef _Queue q
         cdef _Pool pool
-        while self._dl.n > 0 and self._dl.a[0].deadline <= now:
+        while self._dl.n > 0 and self._dl.a[0].deadline <= t_now:
             e = d_pop(&self._dl)
             c = <_Call>e.call
-            Py_XDECREF(e.call)  # `c` holds its own reference now
+            Py_XDECREF(e.call)  # `c` holds its own reference t_now
             if c.version != e.version or c.state != WAITING:
                 continue
             if e.kind == K_OVERFLOW:
@@ -1291,12 +1316,12 @@ cdef class Scheduler:
                 marked.append(c.pool)
         for pool in marked:
             pool.marked = False
-            self._drain_expanded(pool, now, out)
+            self._drain_expanded(pool, t_now, out)
         order = self._resume_order
-        while order and order[0][0] < now:
+        while order and order[0][0] < t_now:
             _, caller = order.popleft()
             old = self._resume.get(caller)
-            if old is not None and old[3] < now:
+            if old is not None and old[3] < t_now:
                 del self._resume[caller]
         return out
 

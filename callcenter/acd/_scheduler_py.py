@@ -288,14 +288,11 @@ class Scheduler:
             self._push_member(m)
 
     def _build_members(self, a: _Agent) -> None:
-        seen: set[int] = set()
+        # Each pool is filed under exactly one skill, so no pool is seen twice.
         candidates: list[_Pool] = list(self._no_skill)
         for s in a.skills:
             candidates.extend(self._by_skill.get(s, ()))
         for pool in candidates:
-            if id(pool) in seen:
-                continue
-            seen.add(id(pool))
             tier = self._tier(pool, a)
             if tier >= 0:
                 self._join(a, pool, tier)
@@ -460,6 +457,8 @@ class Scheduler:
     # ---------------------------------------------------------------- agent state
 
     def _advance(self, now: int) -> None:
+        if not isinstance(now, int):  # as the compiled twin's C integer argument does
+            raise TypeError(f"now must be integer milliseconds, not {type(now).__name__}")
         if now < self._now:
             raise err_time(now, self._now)
         self._now = now
@@ -615,6 +614,8 @@ class Scheduler:
         if type(priority) is not int or not 0 <= priority <= MAX_PRIORITY:
             raise err_priority(priority)
         t = now if enqueue_time is None else enqueue_time
+        if not isinstance(t, int):
+            raise TypeError(f"enqueue_time must be integer milliseconds, not {type(t).__name__}")
         if t > now:
             raise err_enqueue_time(t, now)
         q = self._queue(queue)

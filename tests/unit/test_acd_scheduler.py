@@ -450,6 +450,8 @@ def test_errors_say_what_to_do(impl: ModuleType) -> None:
         s.add_queue(QueueConfig("q"))
     with pytest.raises(SchedulerError, match="missed_limit must be a whole number"):
         impl.Scheduler([], missed_limit=-1)
+    with pytest.raises(TypeError):
+        s.tick(20.5)  # type: ignore[arg-type]  # milliseconds are integers
 
 
 def test_queue_config_is_validated() -> None:
