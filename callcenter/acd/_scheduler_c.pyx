@@ -100,6 +100,7 @@ cdef enum:
 AGENT_STATES = ("ready", "ringing", "busy", "wrap_up", "paused")
 
 
+@cython.final
 cdef class _Maker:
     """Builds instances of a slots dataclass without running its Python __init__.
 
@@ -417,6 +418,7 @@ cdef DEntry d_pop(DHeap* h) noexcept nogil:
 
 # ------------------------------------------------------------------------- objects
 
+@cython.final
 cdef class _Queue:
     cdef str name
     cdef int strategy
@@ -451,6 +453,7 @@ cdef class _Queue:
         self.pools = []
 
 
+@cython.final
 cdef class _Pool:
     cdef _Queue queue
     cdef tuple reqs
@@ -492,6 +495,7 @@ cdef class _Pool:
         PyMem_Free(self.xreq_min)
 
 
+@cython.final
 cdef class _Agent:
     cdef str id
     cdef long long ord
@@ -561,6 +565,7 @@ cdef inline int level_of(_Agent a, int skill) noexcept:
 # Calls are never in reference cycles the collector must find (the agent <-> call link is cut
 # when the call ends, and at teardown), so they stay out of the garbage collector, which would
 # otherwise rescan every waiting call on each full collection.
+@cython.final
 @cython.no_gc
 @cython.freelist(512)  # calls come and go all day: reuse their memory
 cdef class _Call:
@@ -618,6 +623,7 @@ cdef inline CNode* top_old_call(_Pool pool, long long threshold) noexcept:
 
 # ------------------------------------------------------------------------- scheduler
 
+@cython.final  # no subclasses: cdef methods are called directly, not through a vtable
 cdef class Scheduler:
     """Automatic call distribution: who gets which call, decided in O(log n) per event.
 
