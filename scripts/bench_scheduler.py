@@ -199,30 +199,30 @@ class Driver:
             bag.discard(aid)
             self.ready.add(aid)
             return s.ready, (aid, now), {}, None
-        if r < 0.73 and self.waiting:  # caller hangs up
+        if r < 0.72 and self.waiting:  # caller hangs up
             cid = self.waiting.pick(rng)
             self.waiting.discard(cid)
             return s.leave, (cid, now, "abandoned"), {}, None
-        if r < 0.745 and self.ready:
+        if r < 0.735 and self.ready:
             aid = self.ready.pick(rng)
             self.ready.discard(aid)
             self.paused.add(aid)
             return s.pause, (aid, now, rng.choice(["break", "lunch", "training"])), {}, None
-        if r < 0.75 and self.logged:
+        if r < 0.74 and self.logged:
             aid = self.logged.pick(rng)
             return s.set_skills, (aid, now, agent_skills(rng)), {}, None
-        if r < 0.755 and self.waiting:
+        if r < 0.745 and self.waiting:
             cid = self.waiting.pick(rng)
             return s.transfer, (cid, f"q{rng.randrange(N_QUEUES)}", now), {}, None
-        if r < 0.758 and self.waiting:
+        if r < 0.748 and self.waiting:
             cid = self.waiting.pick(rng)
             return s.to_callback, (cid, now), {}, None
-        if r < 0.7595 and self.paused:
+        if r < 0.7495 and self.paused:
             aid = self.paused.pick(rng)
             self.paused.discard(aid)
             self.logged.discard(aid)
             return s.logout, (aid, now), {}, None
-        if r < 0.761:
+        if r < 0.751:
             aid = f"agent{self.next_agent}"
             self.next_agent += 1
             self.logged.add(aid)
