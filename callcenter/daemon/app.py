@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -14,7 +15,7 @@ from callcenter import __version__
 from callcenter.agents import AgentBook, AgentRecord
 from callcenter.agents.features import FeatureCodes
 from callcenter.agents.state import DEVICE_STATES
-from callcenter.agi import AgiServer, AgiSession
+from callcenter.agi import AgiHangup, AgiServer, AgiSession
 from callcenter.ami import AmiClient, LiveChannels
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
@@ -69,9 +70,11 @@ class Daemon:
             elif kind == "feature":
                 await self.features.handle(session, name)
             elif kind == "offer":
-                await self.queues.offer_result(session, name)
+                with contextlib.suppress(AgiHangup):  # recorded as an abandon
+                    await self.queues.offer_result(session, name)
             elif kind == "requeue":
-                await self._requeue(session)
+                with contextlib.suppress(AgiHangup):
+                    await self._requeue(session)
             else:
                 log.warning("unknown FastAGI path %r", path)
         finally:

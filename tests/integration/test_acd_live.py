@@ -3,6 +3,7 @@ scheduler picks the agent, the daemon rings the phone; answers, misses, busy, ab
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,14 @@ def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., S
                    extra=["-au", ext, "-ap", password])
     assert reg.successful == 1, reg.errors[-800:]
     phone = sipp_server(port, uas_scenario(mode))
+    # a contact re-registered at an address that stopped answering keeps its old
+    # "Unavailable" status until the next qualify: ask for one now
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        asterisk.cli(f"pjsip qualify {ext}")
+        time.sleep(0.5)
+        if re.search(rf"{ext}/sip:\S+\s+\S+\s+Avail", asterisk.cli("pjsip show contacts")):
+            break
     steps = [pause(800)] + [dtmf(d, 350) for d in f"{agent_id}#{pin}#"]
     res = sipp.run(uac_scenario(caller_number=ext, steps=steps, auth=True), service="*21",
                    timeout=30, extra=["-au", ext, "-ap", password])
