@@ -149,7 +149,8 @@ class QueueService:
         the dialplan (CC_NEXT) where to go. Returns when the AGI session should end."""
         call_id = session.uniqueid
         call = self.calls.get(call_id)
-        if call is None and self.scheduler.queue_status(queue).staffed == 0:
+        if (call is None and enqueued_ms is None
+                and self.scheduler.queue_status(queue).staffed == 0):
             # nobody who could answer is logged in (or all are paused): do not keep callers
             # on hold for nothing — the static fallback rings the site's fallback phones
             log.info("no agent available for %s: the caller takes the fallback", queue)

@@ -65,7 +65,8 @@ def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., S
     res = sipp.run(uac_scenario(caller_number=ext, steps=steps, auth=True), service="*21",
                    timeout=30, extra=["-au", ext, "-ap", password])
     assert res.successful == 1, res.errors[-800:]
-    daemon.wait_for(lambda s: agent(s, agent_id)["state"] == "ready", 10, f"{agent_id} ready")
+    daemon.wait_for(lambda s: agent(s, agent_id)["state"] != "logged_out", 10,
+                    f"{agent_id} logged in")
     return phone
 
 
@@ -126,3 +127,28 @@ def test_empty_queue_sends_callers_to_the_fallback(acd: RunningDaemon, sipp: Sip
     assert doc["queues"]["waiting"] == []
 
 
+
+
+def test_daemon_killed_while_a_caller_waits_does_not_lose_the_caller(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon,
+        tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    phone_up(asterisk, sipp, sipp_server, "8001", "busy", acd)  # 1001 will be paused "busy"
+    t = threading.Thread(target=caller, args=(sipp, "2", 40000))
+    t.start()
+    acd.wait_for(lambda s: agent(s, "1001")["reason"] == "busy"
+                 and len(s["queues"]["waiting"]) == 1, 30, "a caller waiting")
+    acd.proc.send_signal(signal.SIGKILL)
+    acd.proc.wait()
+    time.sleep(2)
+    again = start_daemon(asterisk, tmp_path / "again.log")
+    try:
+        again.wait_for(lambda s: len(s["queues"]["waiting"]) == 1, 20, "the caller back")
+        assert "queued caller back after a daemon restart" in again.log()
+        phone_up(asterisk, sipp, sipp_server, "8002", "answer", again)
+        again.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "answered")
+    finally:
+        t.join(60)
+        again.stop()
