@@ -63,6 +63,7 @@ class QueueService:
         self.agents = {a.id: a for a in spec.agents}
         self.calls: dict[str, WaitingCall] = {}
         self.by_agent: dict[str, str] = {}
+        self.offers: list[dict[str, Any]] = []
         self.stats = {"offered": 0, "answered": 0, "abandoned": 0, "no_answer": 0,
                       "overflowed": 0, "ring_ms": [], "ring_after_ms": []}
         self._last = 0
@@ -124,6 +125,10 @@ class QueueService:
                 call.agent, call.state = d.agent_id, "offered"
                 self.by_agent[d.agent_id] = d.call_id
                 self.stats["offered"] += 1
+                self.offers.append({"call": d.call_id, "caller": call.caller, "agent": d.agent_id,
+                                    "queue": d.queue, "priority": call.priority,
+                                    "expanded": d.expanded})
+                del self.offers[:-100]
                 self._book(self.book.ringing, d.agent_id)
                 call.decision.set_result(d)
             elif isinstance(d, Overflow):
@@ -331,6 +336,7 @@ class QueueService:
                              "agent": c.agent, "priority": c.priority, "caller": c.caller}
                             for c in self.calls.values()],
                 "queues": queues,
+                "offers": self.offers[-50:],
                 "stats": {k: v for k, v in self.stats.items() if not k.startswith("ring_")}
                 | {"answer_ms_median": sorted(ring)[len(ring) // 2] if ring else None,
                    "queue_to_ring_ms_median": after[len(after) // 2] if after else None}}

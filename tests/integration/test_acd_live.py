@@ -152,3 +152,23 @@ def test_daemon_killed_while_a_caller_waits_does_not_lose_the_caller(
     finally:
         t.join(60)
         again.stop()
+
+
+def test_vip_caller_overtakes(asterisk: RunningAsterisk, sipp: Sipp, sipp_server,
+                              acd: RunningDaemon) -> None:
+    import threading
+
+    phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # 1002 alone serves tech
+    busy = threading.Thread(target=caller, args=(sipp, "3", 12000, "01011112222"))
+    busy.start()
+    acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent on a call")
+    normal = threading.Thread(target=caller, args=(sipp, "3", 25000, "01033334444"))
+    normal.start()
+    time.sleep(3)
+    vip = threading.Thread(target=caller, args=(sipp, "3", 25000, "13800138000"))  # VIP 2
+    vip.start()
+    doc = acd.wait_for(lambda s: len(s["queues"]["offers"]) >= 2, 40, "a second offer")
+    second = doc["queues"]["offers"][1]
+    assert (second["caller"], second["priority"]) == ("13800138000", 2)
+    for t in (busy, normal, vip):
+        t.join(60)
