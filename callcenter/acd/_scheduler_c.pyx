@@ -173,8 +173,19 @@ ctypedef struct MNode:  # a ready agent in one pool, embedded in its Member
     Py_ssize_t pos
     void* owner
 
+ctypedef struct Head:  # the (enqueue time, sequence) of the first call of one priority tier
+    long long t
+    long long seq
+
+ctypedef struct PoolHot:  # what matching reads of a pool, kept together in one place
+    unsigned int mask  # bit p set: tier p has waiting calls
+    long long weight
+    long long expand_ms  # -1: no expansion
+    Head heads[NLEVELS]  # valid where the mask bit is set
+
 ctypedef struct Member:  # an agent's place in one pool, in a C array owned by the agent
     void* pool  # borrowed: pools live as long as the scheduler
+    PoolHot* hot  # &pool.hot, so matching reads C memory only
     int tier
     long long sum  # the agent's levels summed over the pool's skills (highest_skill)
     MNode node  # node.owner is the _Agent
@@ -461,8 +472,8 @@ cdef class _Pool:
     cdef int* req_id  # interned skill ids
     cdef int* req_min  # minimum levels
     cdef int* xreq_min  # minimum levels under skill expansion
+    cdef PoolHot hot
     cdef CHeap levels[NLEVELS]
-    cdef unsigned int mask  # bit p set: tier p has waiting calls
     cdef MHeap ready
     cdef MHeap xready
     cdef Py_ssize_t staffed
@@ -472,6 +483,8 @@ cdef class _Pool:
         cdef int i
         self.queue = queue
         self.reqs = reqs
+        self.hot.weight = queue.weight
+        self.hot.expand_ms = queue.expand_ms
         self.nreq = len(reqs)
         self.req_id = <int*>PyMem_Malloc((self.nreq + 1) * sizeof(int))
         self.req_min = <int*>PyMem_Malloc((self.nreq + 1) * sizeof(int))
@@ -598,27 +611,24 @@ cdef _Call new_call(str call_id, _Queue queue, _Pool pool, int prio, long long t
     return c
 
 
-cdef inline CNode* top_call(_Pool pool) noexcept:
+cdef inline int top_level(PoolHot* h) noexcept nogil:
+    """Highest priority tier with waiting calls, or -1."""
     cdef int p = NLEVELS - 1
-    cdef unsigned int mask = pool.mask
-    if mask == 0:
-        return NULL
-    while not (mask >> p) & 1:
+    if h.mask == 0:
+        return -1
+    while not (h.mask >> p) & 1:
         p -= 1
-    return pool.levels[p].a[0]
+    return p
 
 
-cdef inline CNode* top_old_call(_Pool pool, long long threshold) noexcept:
-    """Best call that has waited long enough for expanded agents (t <= threshold)."""
+cdef inline int top_old_level(PoolHot* h, long long threshold) noexcept nogil:
+    """Highest tier whose first call has waited long enough for expanded agents
+    (enqueue time <= threshold), or -1; the first call of a tier is its oldest."""
     cdef int p
-    cdef unsigned int mask = pool.mask
-    cdef CNode* x
     for p in range(NLEVELS - 1, -1, -1):
-        if (mask >> p) & 1:
-            x = pool.levels[p].a[0]
-            if x.t <= threshold:
-                return x
-    return NULL
+        if (h.mask >> p) & 1 and h.heads[p].t <= threshold:
+            return p
+    return -1
 
 
 # ------------------------------------------------------------------------- scheduler
@@ -782,6 +792,7 @@ cdef class Scheduler:
         for i in range(pool.nreq):
             total += level_of(a, pool.req_id[i])
         m.pool = <void*>pool
+        m.hot = &pool.hot
         m.tier = tier
         m.sum = total
         m.node.pos = -1
@@ -874,7 +885,9 @@ cdef class Scheduler:
         cdef int p = c.node.prio
         c.state = WAITING
         c_push(&pool.levels[p], &c.node)
-        pool.mask |= (1u << p)
+        pool.hot.mask |= (1u << p)
+        pool.hot.heads[p].t = pool.levels[p].a[0].t
+        pool.hot.heads[p].seq = pool.levels[p].a[0].seq
         c.queue.waiting += 1
         return 0
 
@@ -883,7 +896,10 @@ cdef class Scheduler:
         cdef int p = c.node.prio
         c_remove(&pool.levels[p], &c.node)
         if pool.levels[p].n == 0:
-            pool.mask &= ~(1u << p)
+            pool.hot.mask &= ~(1u << p)
+        else:
+            pool.hot.heads[p].t = pool.levels[p].a[0].t
+            pool.hot.heads[p].seq = pool.levels[p].a[0].seq
         c.queue.waiting -= 1
 
     cdef int _schedule(self, _Call c, long long now) except -1:
@@ -932,8 +948,8 @@ cdef class Scheduler:
     cdef int _drain_expanded(self, _Pool pool, long long now, list out) except -1:
         """Let the pool's ready expanded agents, best first, take calls while it has calls
         old enough for them."""
-        cdef long long threshold = now - pool.queue.expand_ms
-        while top_old_call(pool, threshold) != NULL:
+        cdef long long threshold = now - pool.hot.expand_ms
+        while top_old_level(&pool.hot, threshold) >= 0:
             if pool.xready.n == 0:
                 break
             if not self._agent_match(<_Agent>pool.xready.a[0].owner, now, out):
@@ -944,35 +960,35 @@ cdef class Scheduler:
         """An agent became ready: give it the best call of all the pools it serves.
 
         Priority first, then weight x waited milliseconds, then arrival sequence."""
-        cdef CNode* best = NULL
-        cdef CNode* x
-        cdef int best_tier = NORMAL
-        cdef long long bw = 0, w
-        cdef _Pool pool
-        cdef _Queue q
-        cdef Py_ssize_t i
+        cdef Member* best = NULL
         cdef Member* m
+        cdef PoolHot* h
+        cdef int p, bp = -1
+        cdef long long w, bw = 0, bs = 0
+        cdef Py_ssize_t i
+        cdef CNode* x
         for i in range(a.nmem):
             m = &a.mem[i]
-            pool = <_Pool>m.pool
-            if pool.mask == 0:
+            h = m.hot
+            if h.mask == 0:
                 continue
-            q = pool.queue
             if m.tier == NORMAL:
-                x = top_call(pool)
+                p = top_level(h)
             else:
-                x = top_old_call(pool, now - q.expand_ms)
-            if x == NULL:
+                p = top_old_level(h, now - h.expand_ms)
+            if p < 0:
                 continue
-            w = q.weight * (now - x.t)
-            if (best == NULL or x.prio > best.prio
-                    or (x.prio == best.prio and (w > bw or (w == bw and x.seq < best.seq)))):
-                best = x
-                best_tier = m.tier
+            w = h.weight * (now - h.heads[p].t)
+            if (best == NULL or p > bp
+                    or (p == bp and (w > bw or (w == bw and h.heads[p].seq < bs)))):
+                best = m
+                bp = p
                 bw = w
+                bs = h.heads[p].seq
         if best == NULL:
             return 0
-        self._offer(<_Call>best.owner, a, best_tier == EXPANDED, out)
+        x = (<_Pool>best.pool).levels[bp].a[0]
+        self._offer(<_Call>x.owner, a, best.tier == EXPANDED, out)
         return 1
 
     # ---------------------------------------------------------------- agent state
