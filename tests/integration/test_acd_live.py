@@ -172,3 +172,13 @@ def test_vip_caller_overtakes(asterisk: RunningAsterisk, sipp: Sipp, sipp_server
     assert (second["caller"], second["priority"]) == ("13800138000", 2)
     for t in (busy, normal, vip):
         t.join(60)
+
+
+def test_agent_missing_three_rings_is_paused_missed(asterisk: RunningAsterisk, sipp: Sipp,
+                                                    sipp_server, acd: RunningDaemon) -> None:
+    phone_up(asterisk, sipp, sipp_server, "8001", "noanswer", acd)  # 1001 alone on course-bj
+    caller(sipp, "2", 16000)
+    doc = acd.wait_for(lambda s: agent(s, "1001")["state"] == "paused", 30, "paused")
+    assert agent(doc, "1001")["reason"] == "missed"
+    assert doc["queues"]["stats"]["no_answer"] == 3
+    assert [o["agent"] for o in doc["queues"]["offers"]] == ["1001"] * 3
