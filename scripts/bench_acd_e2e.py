@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""End-to-end ACD run (a benchmark, not a test): real Asterisk, the real daemon, SIPp desk
+phones for four agents and a stream of SIPp callers choosing the sales queue.
+
+Prints calls offered, answered, abandoned (callers who give up after --patience seconds),
+and the time from queue entry to the agent's phone ringing, as the daemon measured them.
+Usage: scripts/bench_acd_e2e.py [--calls 30] [--rate 1] [--talk 6] [--patience 25]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from callcenter.asterisk import start, stop
+from callcenter.daemon.app import status_socket
+from callcenter.daemon.status import query_status
+from callcenter.render import render_site
+from callcenter.sipp import (
+    Sipp,
+    SippServer,
+    dtmf,
+    pause,
+    register_scenario,
+    uac_scenario,
+    uas_scenario,
+)
+from callcenter.site import load_site, load_site_file
+from callcenter.site.secrets import generate_secrets
+
+SIP, AMI, AGI = 18060, 18038, 18573
+PHONES = {"8003": 18103, "8101": 18201, "8001": 18101, "8102": 18202}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--talk", type=int, default=6, help="seconds each answered call lasts")
+    ap.add_argument("--patience", type=int, default=25, help="seconds a caller waits at most")
+    ap.add_argument("--json", default="bench-acd-e2e.json")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cc-acd-e2e-"))
+    with resources.as_file(resources.files("callcenter") / "example") as src:
+        shutil.copytree(src, work / "site")
+    path = work / "site" / "site.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["asterisk"].update(sip_port=SIP, ami_port=AMI, agi_port=AGI)
+    data["queues"]["sales"].update(wrap_up_seconds=1, ring_seconds=8, max_wait_seconds=600)
+    for ext in PHONES:  # four agents who sell
+        for a in data["agents"]:
+            if a["extension"] == ext:
+                a["skills"]["sales"] = 5
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    generate_secrets(load_site_file(path), work / "site" / "secrets.yaml")
+    site = load_site(path)
+    conf = work / "asterisk"
+    render_site(site, conf)
+    start(conf)
+    with (work / "daemon.log").open("wb") as log:
+        daemon = subprocess.Popen([sys.executable, "-m", "callcenter", "run", str(path),
+                                   "--conf", str(conf), "--at", "2026-11-24 20:05"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    phones: list[SippServer] = []
+    try:
+        for _ in range(100):
+            try:
+                if query_status(status_socket(conf))["ami"]["connected"]:
+                    break
+            except Exception:
+                time.sleep(0.1)
+        sipp = Sipp(f"127.0.0.1:{SIP}", workdir=work / "sipp")
+        for ext, port in PHONES.items():
+            agent = next(a for a in site.spec.agents if a.extension == ext)
+            pw, pin = site.secrets.sip_passwords[agent.id], site.secrets.pins[agent.id]
+            sipp.run(register_scenario(ext), service=ext, local_port=port, timeout=15,
+                     extra=["-au", ext, "-ap", pw])
+            phones.append(SippServer(port, scenario=uas_scenario("answer", answer_after_ms=800),
+                                     workdir=work / f"phone{ext}").start())
+            steps = [pause(800)] + [dtmf(d, 300) for d in f"{agent.id}#{pin}#"]
+            sipp.run(uac_scenario(caller_number=ext, steps=steps, auth=True), service="*21",
+                     timeout=30, extra=["-au", ext, "-ap", pw])
+        t0 = time.monotonic()
+        # each caller presses 1 (sales) and stays for talk (if answered) or patience
+        steps = [pause(1500), dtmf("1", 0), pause((args.patience + args.talk) * 1000)]
+        res = sipp.run(uac_scenario(caller_number="13900139000", steps=steps,
+                                    ending="hangup"), service="4008001234",
+                       calls=args.calls, rate=args.rate, limit=args.calls,
+                       timeout=int(args.calls / args.rate + args.patience + args.talk + 60))
+        wall = time.monotonic() - t0
+        doc = query_status(status_socket(conf))
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(20)
+        for p in phones:
+            p.stop()
+        stop(conf)
+    stats = doc["queues"]["stats"]
+    out = {"calls": args.calls, "rate": args.rate, "sipp_successful": res.successful,
+           "sipp_failed": res.failed, "retransmissions": res.retransmissions,
+           "wall_s": round(wall, 1), **stats}
+    print(f"callers {args.calls} at {args.rate}/s, 4 agents, talk {args.talk}s: "
+          f"offered {stats['offered']}, answered {stats['answered']}, "
+          f"abandoned {stats['abandoned']}, ring-no-answer {stats['no_answer']}; "
+          f"queue entry → agent ringing median {stats['queue_to_ring_ms_median']} ms, "
+          f"ring → answer median {stats['answer_ms_median']} ms; SIPp ok {res.successful}, "
+          f"failed {res.failed}, retransmissions {res.retransmissions}")
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    print(f"wrote {args.json} (work folder {work})")
+    os.environ.get("KEEP") or shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
