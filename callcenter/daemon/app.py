@@ -72,6 +72,9 @@ class Daemon:
             elif kind == "offer":
                 with contextlib.suppress(AgiHangup):  # recorded as an abandon
                     await self.queues.offer_result(session, name)
+            elif kind == "transfer-queue":
+                with contextlib.suppress(AgiHangup):
+                    await self.queues.transfer(session, name)
             elif kind == "requeue":
                 with contextlib.suppress(AgiHangup):
                     await self._requeue(session)

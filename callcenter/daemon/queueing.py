@@ -127,7 +127,7 @@ class QueueService:
                 self.stats["offered"] += 1
                 self.offers.append({"call": d.call_id, "caller": call.caller, "agent": d.agent_id,
                                     "queue": d.queue, "priority": call.priority,
-                                    "expanded": d.expanded})
+                                    "expanded": d.expanded, "enqueued_ms": call.enqueued_ms})
                 del self.offers[:-100]
                 self._book(self.book.ringing, d.agent_id)
                 call.decision.set_result(d)
@@ -246,6 +246,27 @@ class QueueService:
             self._apply(self.scheduler.leave(call_id, self.now(), "abandoned"))
         except SchedulerError as exc:
             log.warning("abandon: %s", exc)
+
+    async def transfer(self, session: AgiSession, queue: str) -> None:
+        """An agent blind-transferred the caller into `queue`: the agent's call ends (wrap-up)
+        and the caller waits there with the original enqueue time and priority."""
+        call_id = session.uniqueid
+        if queue not in self.site.spec.queues:
+            await session.set_variable("CC_NEXT", "fallback")
+            return
+        call = self.calls.get(call_id)
+        since = await session.get_variable("CC_ENQUEUED") or ""
+        prio = await session.get_variable("CC_PRIORITY") or "0"
+        label = call.label if call else ""
+        caller = call.caller if call else ""
+        if call is not None:
+            log.info("agent %s transfers the caller from %s to %s", call.agent, call.queue,
+                     queue)
+            self._ended(call_id)
+        self.stats["transferred"] = self.stats.get("transferred", 0) + 1
+        await self.wait(session, queue=queue, priority=int(prio) if prio.isdigit() else 0,
+                        caller=caller, contact=label, enqueued_ms=int(since) if since.isdigit()
+                        else None)
 
     # ---- the ring's result -------------------------------------------------------------
     async def offer_result(self, session: AgiSession, status: str) -> None:

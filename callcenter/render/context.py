@@ -73,5 +73,7 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         "fallback": spec.fallback,
         "features": spec.features,
         "music_classes": music,
+        "queues": [{"name": k, "code": q.code} for k, q in sorted(spec.queues.items())
+                   if q.code],
         "modules": MODULES,
     }

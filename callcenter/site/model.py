@@ -110,6 +110,8 @@ class Queue:
     callback_offer_after_seconds: int | None = None
     weight: int = 1
     ring_seconds: int = 15
+    # agents blind-transfer a caller into this queue by dialling *8 + code (keeps the wait)
+    code: Digits | None = None
 
 
 @dataclass(config=_STRICT)

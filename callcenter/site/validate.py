@@ -118,6 +118,18 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
                   "skill expansion starts after the call has already overflowed",
                   "make it smaller than max_wait_seconds")
 
+    codes: dict[str, str] = {}
+    for key, queue in spec.queues.items():
+        if queue.code is None:
+            continue
+        if not 1 <= len(queue.code) <= 4:
+            c.add(("queues", key, "code"), "a queue code has 1–4 digits",
+                  "agents dial *8 + the code to transfer a caller")
+        if queue.code in codes:
+            c.add(("queues", key, "code"), f"code {queue.code} is also queue "
+                  f"'{codes[queue.code]}'s", "give each queue its own code")
+        codes.setdefault(queue.code, key)
+
     for key, trunk in spec.trunks.items():
         if not 1 <= trunk.port <= 65535:
             c.add(("trunks", key, "port"), f"port {trunk.port} is out of range", "use 1–65535")

@@ -182,3 +182,37 @@ def test_agent_missing_three_rings_is_paused_missed(asterisk: RunningAsterisk, s
     assert agent(doc, "1001")["reason"] == "missed"
     assert doc["queues"]["stats"]["no_answer"] == 3
     assert [o["agent"] for o in doc["queues"]["offers"]] == ["1001"] * 3
+
+
+def test_transfer_to_another_queue_keeps_the_waiting_time(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    """Tech support (1002) passes the caller to course service; 1001 takes it there."""
+    import asyncio
+    import threading
+
+    phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # tech
+    phone_up(asterisk, sipp, sipp_server, "8001", "answer", acd)  # course 6 > 1002's 4
+    t = threading.Thread(target=caller, args=(sipp, "3", 16000))
+    t.start()
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "tech answers")
+    agent_channel = next(c["name"] for c in doc["channels"] if c["name"].startswith(
+        "PJSIP/8002-"))
+
+    async def blind_transfer() -> None:  # what the phone's transfer key (##) does
+        manager = await asterisk.ami()
+        try:
+            reply = await asyncio.wait_for(manager.send_action({
+                "Action": "BlindTransfer", "Channel": agent_channel, "Exten": "*8802",
+                "Context": "cc-agents"}), 10)
+            assert reply.Response == "Success", reply
+        finally:
+            manager.close()
+
+    asyncio.run(blind_transfer())
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 2, 20, "course answers")
+    first, second = doc["queues"]["offers"][:2]
+    assert (first["agent"], first["queue"]) == ("1002", "tech")
+    assert (second["agent"], second["queue"]) == ("1001", "course-bj")
+    assert second["enqueued_ms"] == first["enqueued_ms"]  # nobody queues twice
+    assert doc["queues"]["stats"]["transferred"] == 1
+    t.join(60)
