@@ -58,6 +58,21 @@ class RunningAsterisk:
     def cli(self, command: str) -> str:
         return cli(self.conf_dir, command)
 
+    def restart(self) -> None:
+        """`core restart now`, then wait until Asterisk is fully booted again."""
+        import time
+
+        self.cli("core restart now")
+        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if "fully booted" in self.cli("core waitfullybooted").lower():
+                    return
+            except AsteriskError:  # still coming back
+                time.sleep(0.5)
+        raise AssertionError("Asterisk did not come back after a restart")
+
     def log(self) -> str:
         path = self.conf_dir / "log" / "messages.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""

@@ -6,19 +6,20 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from callcenter.errors import SiteError
+from callcenter.errors import Problem, SiteError
 from callcenter.site.flowfiles import load_flow_sources
 from callcenter.site.model import Site, SiteFile
 from callcenter.site.schema import parse_site_file
 from callcenter.site.secrets import locate_secrets, resolve_secrets
 from callcenter.site.validate import check_site
-from callcenter.site.yamlsrc import load_yaml
+from callcenter.site.yamlsrc import Source, load_yaml
 
 __all__ = ["Site", "SiteFile", "load_site", "load_site_file"]
 
 
-def load_site_file(path: str | Path) -> SiteFile:
-    """Parse and check the site file alone (no secrets); raise SiteError listing every problem."""
+def _parse(path: Path) -> tuple[Source, SiteFile, list[Problem]]:
+    """The site file parsed, type-checked and cross-checked; raises SiteError if it cannot
+    be read or typed at all, returns later problems to the caller."""
     src, problems = load_yaml(path)
     if src is None:
         raise SiteError(problems)
@@ -26,7 +27,12 @@ def load_site_file(path: str | Path) -> SiteFile:
     problems += errs
     if spec is None:
         raise SiteError(problems)
-    problems += check_site(src, spec)
+    return src, spec, problems + check_site(src, spec)
+
+
+def load_site_file(path: str | Path) -> SiteFile:
+    """Parse and check the site file alone (no secrets); raise SiteError listing every problem."""
+    _, spec, problems = _parse(Path(path))
     if problems:
         raise SiteError(problems)
     return spec
@@ -39,14 +45,7 @@ def load_site(path: str | Path, *, secrets: str | Path | None = None,
     Raises SiteError listing every problem found (not just the first)."""
     env = os.environ if env is None else env
     path = Path(path)
-    src, problems = load_yaml(path)
-    if src is None:
-        raise SiteError(problems)
-    spec, errs = parse_site_file(src)
-    problems += errs
-    if spec is None:
-        raise SiteError(problems)
-    problems += check_site(src, spec)
+    src, spec, problems = _parse(path)
     flow_sources, flow_paths, errs = load_flow_sources(src, spec)
     problems += errs
     from callcenter.ivr.check import check_flows  # the flow language checks its own files
