@@ -40,6 +40,7 @@ def make_site(directory: Path, **overrides: object) -> Path:
         data["trunks"][name]["qualify_seconds"] = 2
     for queue in data["queues"].values():  # short rings and wrap-ups keep the tests quick
         queue.update(ring_seconds=4, wrap_up_seconds=2)
+    data["queues"]["sales"]["callback_offer_after_seconds"] = 2
     for key, value in overrides.items():
         data[key] = value
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
@@ -54,6 +55,7 @@ class RunningAsterisk:
 
     site: Site
     conf_dir: Path
+    boot_log: str = ""
 
     def cli(self, command: str) -> str:
         return cli(self.conf_dir, command)
@@ -111,8 +113,10 @@ def asterisk(example_site: Site, tmp_path_factory: pytest.TempPathFactory
     conf_dir = tmp_path_factory.mktemp("asterisk")
     render_site(example_site, conf_dir)
     start(conf_dir, timeout=90)
+    running = RunningAsterisk(example_site, conf_dir)
+    running.boot_log = running.log()
     try:
-        yield RunningAsterisk(example_site, conf_dir)
+        yield running
     finally:
         stop(conf_dir)
 

@@ -77,7 +77,8 @@ def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT) -
 
 @pytest.fixture
 def daemon(asterisk: RunningAsterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
-    """`callcenter run` on the test site, connected to the test Asterisk."""
+    """`callcenter run` on the test site, connected to the test Asterisk, nobody logged in."""
+    (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
     d = start_daemon(asterisk, tmp_path / "daemon.log")
     try:
         yield d

@@ -48,9 +48,12 @@ class Daemon:
         self.agents = AgentBook([a.id for a in site.spec.agents],
                                 self.conf_dir / "db" / "agents.json")
         self.agents.listeners.append(self._publish_agent)
-        self.queues = QueueService(site, self.agents)
+        self.queues = QueueService(site, self.agents, sounds=self.conf_dir / "sounds",
+                                   ami=self.ami)
         self.ami.on_event("DialEnd", self.queues.on_dial_end)
         self.ami.on_event("Hangup", self.queues.on_hangup)
+        self.ami.on_event("OriginateResponse", self.queues.on_originate_response)
+        self.ami.on_event("UserEvent", self.queues.on_user_event)
         self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues)
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents})

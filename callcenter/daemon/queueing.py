@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from panoramisk.message import Message
@@ -42,6 +43,9 @@ class WaitingCall:
                                           .create_future())
     agent: str = ""
     state: str = "waiting"  # waiting, offered, answered
+    number: str = ""  # the number the caller dialled (its routes call them back)
+    callback: bool = False
+    attempts: int = 0
 
 
 def _label(contact: str, vip: int, queue: str) -> str:
@@ -51,8 +55,14 @@ def _label(contact: str, vip: int, queue: str) -> str:
 
 
 class QueueService:
-    def __init__(self, site: Site, book: AgentBook):
+    def __init__(self, site: Site, book: AgentBook, *, sounds: Path | None = None,
+                 ami: Any = None):
         self.site = site
+        self.sounds = sounds or Path("/nonexistent")
+        self.ami = ami
+        self.default_number = site.spec.numbers[0].number
+        self._originates: dict[str, asyncio.Future[str]] = {}
+        self.callback_results: list[dict[str, Any]] = []
         self.book = book
         spec = site.spec
         self.scheduler = Scheduler([
@@ -117,7 +127,20 @@ class QueueService:
     # ---- decisions -------------------------------------------------------------------
     def _apply(self, decisions: list[Any]) -> None:
         for d in decisions:
-            if isinstance(d, Offer):
+            if isinstance(d, Offer) and d.callback:
+                call = self.calls.get(d.call_id)
+                if call is None:
+                    continue
+                call.agent, call.state = d.agent_id, "offered"
+                self.by_agent[d.agent_id] = d.call_id
+                self.stats["offered"] += 1
+                self._book(self.book.ringing, d.agent_id)
+                self.offers.append({"call": d.call_id, "caller": call.caller,
+                                    "agent": d.agent_id, "queue": d.queue,
+                                    "priority": call.priority, "expanded": d.expanded,
+                                    "enqueued_ms": call.enqueued_ms, "callback": True})
+                self._spawn(self._run_callback(call))
+            elif isinstance(d, Offer):
                 call = self.calls.get(d.call_id)
                 if call is None or call.decision.done():
                     log.warning("offer of unknown call %s to %s", d.call_id, d.agent_id)
@@ -180,8 +203,20 @@ class QueueService:
             await session.command("SET MUSIC", "on", q.music_class)
             started = time.monotonic()
             next_announce = started + max(q.announce.first_after, 1)
+            offer_at = (started + q.callback_offer_after_seconds
+                        if q.callback_offer_after_seconds is not None and caller else None)
+            offered = False
             while not call.decision.done():
-                await session.command("WAIT FOR DIGIT", 1000)
+                resp = await session.command("WAIT FOR DIGIT", 1000)
+                if offered and resp.value == ord("1"):
+                    await self._become_callback(session, call)
+                    return
+                if offer_at is not None and not offered and time.monotonic() >= offer_at:
+                    offered = True
+                    await session.command("SET MUSIC", "off")
+                    await session.command("STREAM FILE", self._sound("callback_offer"), "1")
+                    await session.command("SET MUSIC", "on", q.music_class)
+                    continue
                 if q.announce.every and time.monotonic() >= next_announce:
                     next_announce = time.monotonic() + q.announce.every
                     await self._announce(session, call_id)
@@ -210,6 +245,100 @@ class QueueService:
                                 enqueued_ms=call.enqueued_ms)
                 return
             await session.set_variable("CC_NEXT", "fallback")
+
+    def _sound(self, prompt: str) -> str:
+        path = self.sounds / f"{prompt}.wav"
+        return str(path.with_suffix("")) if path.exists() else "beep"
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _become_callback(self, session: AgiSession, call: WaitingCall) -> None:
+        """The caller pressed 1: hang up now, keep the place, be called back."""
+        try:
+            self._apply(self.scheduler.to_callback(call.call_id, self.now()))
+        except SchedulerError as exc:
+            log.warning("callback: %s", exc)
+            return
+        call.callback = True
+        call.number = await session.get_variable("CC_NUMBER") or self.default_number
+        self.stats["callbacks_requested"] = self.stats.get("callbacks_requested", 0) + 1
+        log.info("caller %s asked to be called back; keeps the place in %s", call.caller,
+                 call.queue)
+        await session.command("SET MUSIC", "off")
+        await session.command("STREAM FILE", self._sound("callback_confirm"), "")
+        await session.set_variable("CC_NEXT", "hangup")
+
+    async def _run_callback(self, call: WaitingCall) -> None:
+        """Ring the agent first; once the agent answers, dial the customer through the
+        number's first and second routes (dialplan cc-callback)."""
+        if self.ami is None:
+            return
+        agent = self.agents[call.agent]
+        number = next((n for n in self.site.spec.numbers if n.number == call.number),
+                      self.site.spec.numbers[0])
+        call.attempts += 1
+        action_id = f"cb-{call.call_id}-{call.attempts}"
+        q = self.site.spec.queues[call.queue]
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str] = loop.create_future()
+        self._originates[action_id] = done
+        variables = [f"CC_CALLBACK_ID={call.call_id}", f"CC_PRESENT={number.number}",
+                     f"CC_FIRST={number.first_route}", f"CC_SECOND={number.second_route}"]
+        try:
+            reply = await self.ami.action({
+                "Action": "Originate", "ActionID": action_id,
+                "Channel": f"PJSIP/{agent.extension}", "Context": "cc-callback",
+                "Exten": re.sub(r"\D", "", call.caller), "Priority": "1",
+                "CallerID": f'"{_label("callback", 0, call.queue)}" <{number.number}>',
+                "Timeout": str(q.ring_seconds * 1000), "Async": "true",
+                "Variable": ",".join(variables)}, timeout=q.ring_seconds + 10)
+            # panoramisk folds the OriginateResponse event into an async Originate's reply
+            for msg in reply if isinstance(reply, list) else [reply]:
+                if msg.get("Event") == "OriginateResponse":
+                    self.on_originate_response(msg)
+            response = await asyncio.wait_for(done, q.ring_seconds + 10)
+        except Exception as exc:
+            # never Originate again blindly: a lost answer may still ring the customer
+            log.warning("callback originate %s: %s", action_id, exc)
+            response = "Failure"
+        finally:
+            self._originates.pop(action_id, None)
+        if response != "Success":
+            log.info("agent %s did not take callback %s", call.agent, call.call_id)
+            agent_id, call.agent, call.state = call.agent, "", "waiting"
+            self.by_agent.pop(agent_id, None)
+            self._book(self.book.ready, agent_id)
+            self._apply(self.scheduler.offer_failed(call.call_id, self.now(), "no_answer"))
+            return
+        call.state = "answered"
+        self.stats["answered"] += 1
+        self._book(self.book.answered, call.agent)
+        self._apply(self.scheduler.answered(call.call_id, self.now()))
+        log.info("agent %s took callback %s; dialling %s", call.agent, call.call_id,
+                 call.caller)
+
+    def on_originate_response(self, msg: Message) -> None:
+        done = self._originates.get(msg.get("ActionID", ""))
+        if done is not None and not done.done():
+            done.set_result(msg.get("Response", "Failure"))
+
+    def on_user_event(self, msg: Message) -> None:
+        if msg.get("UserEvent") != "CallcenterCallback":
+            return
+        call = self.calls.get(msg.get("Id", ""))
+        if call is None:
+            return
+        status = msg.get("Status", "")
+        final = "completed" if status == "ANSWER" else "failed"
+        self.stats[f"callbacks_{final}"] = self.stats.get(f"callbacks_{final}", 0) + 1
+        self.callback_results.append({"call": call.call_id, "caller": call.caller,
+                                      "status": status, "attempt": call.attempts,
+                                      "result": final})
+        log.info("callback %s to %s: %s (%s)", call.call_id, call.caller, final, status)
+        self._ended(call.call_id)
 
     async def _announce(self, session: AgiSession, call_id: str) -> None:
         try:
@@ -358,6 +487,7 @@ class QueueService:
                             for c in self.calls.values()],
                 "queues": queues,
                 "offers": self.offers[-50:],
+                "callbacks": self.callback_results[-50:],
                 "stats": {k: v for k, v in self.stats.items() if not k.startswith("ring_")}
                 | {"answer_ms_median": sorted(ring)[len(ring) // 2] if ring else None,
                    "queue_to_ring_ms_median": after[len(after) // 2] if after else None}}

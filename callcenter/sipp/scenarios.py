@@ -66,13 +66,14 @@ def uac_scenario(*, caller_number: str = "13800138000", caller_name: str = "call
 
 
 def uas_scenario(mode: str = "answer", *, answer_after_ms: int = 0,
-                 name: str = "callcenter-uas") -> str:
+                 hangup_after_ms: int = 0, name: str = "callcenter-uas") -> str:
     """A phone or carrier: mode "answer" (then waits for BYE), "busy" (486) or "noanswer"
     (rings until cancelled)."""
     if mode not in ("answer", "busy", "noanswer"):
         raise ValueError(f"mode must be answer, busy or noanswer, not {mode!r}")
     return _env.get_template("uas.xml.j2").render(name=name, mode=mode,
-                                                   answer_after_ms=answer_after_ms)
+                                                   answer_after_ms=answer_after_ms,
+                                                   hangup_after_ms=hangup_after_ms)
 
 
 def register_scenario(user: str, expires: int = 3600) -> str:

@@ -216,3 +216,31 @@ def test_transfer_to_another_queue_keeps_the_waiting_time(
     assert second["enqueued_ms"] == first["enqueued_ms"]  # nobody queues twice
     assert doc["queues"]["stats"]["transferred"] == 1
     t.join(60)
+
+
+def test_callback_keeps_the_place_and_rings_the_agent_first(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    """A waiting caller presses 1 for a call back and hangs up; when the agent is free the
+    agent's phone rings first, then the customer is dialled through the number's routes."""
+    import threading
+
+    from tests.fix_asterisk import CARRIER_PORTS
+
+    customer = sipp_server(CARRIER_PORTS["telecom"], uas_scenario("answer",
+                                                                  hangup_after_ms=2000))
+    phone_up(asterisk, sipp, sipp_server, "8003", "answer", acd)  # 1003 alone sells
+    busy = threading.Thread(target=caller, args=(sipp, "1", 12000, "01011112222"))
+    busy.start()
+    acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent on a call")
+    # the second caller waits, hears the offer after 2 s, presses 1 and is hung up on
+    res = sipp.run(uac_scenario(caller_number="13912345678",
+                                steps=[pause(1500), dtmf("1", 4000), dtmf("1", 0)]),
+                   service="4008001234", timeout=40)
+    assert res.successful == 1, res.errors[-1000:]
+    doc = acd.wait_for(lambda s: s["queues"]["callbacks"], 60, "a callback result")
+    result = doc["queues"]["callbacks"][0]
+    assert (result["caller"], result["result"]) == ("13912345678", "completed")
+    offers = doc["queues"]["offers"]
+    assert offers[1]["callback"] is True and offers[1]["agent"] == "1003"
+    assert customer.count("SuccessfulCall") >= 1 or customer.count("IncomingCall") >= 1
+    busy.join(60)
