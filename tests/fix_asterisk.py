@@ -41,6 +41,7 @@ def make_site(directory: Path, **overrides: object) -> Path:
     for queue in data["queues"].values():  # short rings and wrap-ups keep the tests quick
         queue.update(ring_seconds=4, wrap_up_seconds=2)
     data["queues"]["sales"]["callback_offer_after_seconds"] = 2
+    data["queues"]["complaints"]["max_wait_seconds"] = 6
     for key, value in overrides.items():
         data[key] = value
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),

@@ -28,6 +28,9 @@ from callcenter.site import Site
 
 __all__ = ["QueueService", "WaitingCall"]
 
+CALLBACK_ATTEMPTS = 3  # dialling the customer, then the final status is "failed"
+CALLBACK_RETRY_SECONDS = 120
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +66,7 @@ class QueueService:
         self.default_number = site.spec.numbers[0].number
         self._originates: dict[str, asyncio.Future[str]] = {}
         self.callback_results: list[dict[str, Any]] = []
+        self.overflows: list[dict[str, Any]] = []
         self.book = book
         spec = site.spec
         self.scheduler = Scheduler([
@@ -127,8 +131,9 @@ class QueueService:
     # ---- decisions -------------------------------------------------------------------
     def _apply(self, decisions: list[Any]) -> None:
         for d in decisions:
-            if isinstance(d, Offer) and d.callback:
-                call = self.calls.get(d.call_id)
+            pending = self.calls.get(d.call_id) if isinstance(d, Offer) else None
+            if isinstance(d, Offer) and (d.callback or (pending and pending.callback)):
+                call = pending
                 if call is None:
                     continue
                 call.agent, call.state = d.agent_id, "offered"
@@ -238,13 +243,34 @@ class QueueService:
             self.calls.pop(call_id, None)
             kind, _, target = d.target.partition(":")
             log.info("call overflows from %s to %s", queue, d.target)
+            self.overflows.append({"call": call_id, "queue": queue, "target": d.target})
             if kind == "queue" and target in self.site.spec.queues:
                 with contextlib.suppress(SchedulerError):
                     self.scheduler.leave(call_id, self.now(), "overflowed")
                 await self.wait(session, queue=target, priority=priority, caller=caller,
                                 enqueued_ms=call.enqueued_ms)
                 return
-            await session.set_variable("CC_NEXT", "fallback")
+            if kind == "callback" and caller:
+                # the scheduler keeps the call in place as a callback request
+                self.calls[call_id] = call
+                call.decision = asyncio.get_running_loop().create_future()
+                await self._become_callback(session, call, already=True)
+                return
+            with contextlib.suppress(SchedulerError):
+                self.scheduler.leave(call_id, self.now(), "overflowed")
+            if kind == "voicemail":
+                await session.command("STREAM FILE", self._sound("closed"), "")
+                folder = self.sounds.parent / "voicemail" / re.sub(r"[^a-z0-9_-]", "", target)
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{time.strftime('%Y%m%d-%H%M%S')}-{call_id.replace('.', '-')}"
+                await session.command("RECORD FILE", str(folder / name), "wav", "#", 120000,
+                                      "BEEP", "s=5")
+                await session.set_variable("CC_NEXT", "hangup")
+            elif kind == "hangup":
+                await session.command("STREAM FILE", self._sound("sorry"), "")
+                await session.set_variable("CC_NEXT", "hangup")
+            else:  # site:NAME and anything else: the static fallback of the site
+                await session.set_variable("CC_NEXT", "fallback")
 
     def _sound(self, prompt: str) -> str:
         path = self.sounds / f"{prompt}.wav"
@@ -255,13 +281,16 @@ class QueueService:
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _become_callback(self, session: AgiSession, call: WaitingCall) -> None:
-        """The caller pressed 1: hang up now, keep the place, be called back."""
-        try:
-            self._apply(self.scheduler.to_callback(call.call_id, self.now()))
-        except SchedulerError as exc:
-            log.warning("callback: %s", exc)
-            return
+    async def _become_callback(self, session: AgiSession, call: WaitingCall,
+                               already: bool = False) -> None:
+        """The caller pressed 1 (or waited too long in a queue that overflows to callback):
+        hang up now, keep the place, be called back."""
+        if not already:
+            try:
+                self._apply(self.scheduler.to_callback(call.call_id, self.now()))
+            except SchedulerError as exc:
+                log.warning("callback: %s", exc)
+                return
         call.callback = True
         call.number = await session.get_variable("CC_NUMBER") or self.default_number
         self.stats["callbacks_requested"] = self.stats.get("callbacks_requested", 0) + 1
@@ -332,13 +361,32 @@ class QueueService:
         if call is None:
             return
         status = msg.get("Status", "")
-        final = "completed" if status == "ANSWER" else "failed"
+        final = "completed" if status == "ANSWER" else (
+            "failed" if call.attempts >= CALLBACK_ATTEMPTS else "retry")
         self.stats[f"callbacks_{final}"] = self.stats.get(f"callbacks_{final}", 0) + 1
         self.callback_results.append({"call": call.call_id, "caller": call.caller,
                                       "status": status, "attempt": call.attempts,
                                       "result": final})
         log.info("callback %s to %s: %s (%s)", call.call_id, call.caller, final, status)
         self._ended(call.call_id)
+        if final == "retry":
+            self._spawn(self._retry_callback(call))
+
+    async def _retry_callback(self, call: WaitingCall) -> None:
+        """The customer did not answer: ask again later, in the same place."""
+        await asyncio.sleep(CALLBACK_RETRY_SECONDS)
+        retry = WaitingCall(f"{call.call_id}-r{call.attempts}", call.queue, call.priority,
+                            call.caller, call.label, call.enqueued_ms, number=call.number,
+                            callback=True, attempts=call.attempts)
+        self.calls[retry.call_id] = retry
+        try:
+            decisions = self.scheduler.enqueue(retry.call_id, retry.queue, self.now(),
+                                               priority=retry.priority,
+                                               enqueue_time=retry.enqueued_ms)
+            decisions += self.scheduler.to_callback(retry.call_id, self.now())
+            self._apply(decisions)
+        except SchedulerError as exc:
+            log.warning("callback retry: %s", exc)
 
     async def _announce(self, session: AgiSession, call_id: str) -> None:
         try:
@@ -488,6 +536,7 @@ class QueueService:
                 "queues": queues,
                 "offers": self.offers[-50:],
                 "callbacks": self.callback_results[-50:],
+                "overflows": self.overflows[-50:],
                 "stats": {k: v for k, v in self.stats.items() if not k.startswith("ring_")}
                 | {"answer_ms_median": sorted(ring)[len(ring) // 2] if ring else None,
                    "queue_to_ring_ms_median": after[len(after) // 2] if after else None}}

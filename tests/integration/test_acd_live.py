@@ -53,8 +53,10 @@ def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., S
                    extra=["-au", ext, "-ap", password])
     assert reg.successful == 1, reg.errors[-800:]
     phone = sipp_server(port, uas_scenario(mode))
-    # a contact re-registered at an address that stopped answering keeps its old
-    # "Unavailable" status until the next qualify: ask for one now
+    # a contact re-registered at an address that stopped answering keeps its old status
+    # until the next qualify: let any qualify already in flight time out (2 s), then ask
+    # for a fresh one
+    time.sleep(2.5)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         asterisk.cli(f"pjsip qualify {ext}")
@@ -244,3 +246,16 @@ def test_callback_keeps_the_place_and_rings_the_agent_first(
     assert offers[1]["callback"] is True and offers[1]["agent"] == "1003"
     assert customer.count("SuccessfulCall") >= 1 or customer.count("IncomingCall") >= 1
     busy.join(60)
+
+
+def test_overflow_after_max_wait_goes_to_voicemail(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    """Complaints (max wait 6 s in the test site) overflow to voicemail:complaints."""
+    phone_up(asterisk, sipp, sipp_server, "8001", "busy", acd)  # 1001, alone on complaints
+    res = sipp.run(uac_scenario(caller_number="01055556666",
+                                steps=[pause(1500), dtmf("9", 12000), dtmf("#", 0)]),
+                   service="4008001234", timeout=60)
+    assert res.successful == 1, res.errors[-1000:]
+    doc = acd.status()
+    assert doc["queues"]["overflows"][-1]["target"] == "voicemail:complaints"
+    assert list((asterisk.conf_dir / "voicemail" / "complaints").glob("*.wav"))
