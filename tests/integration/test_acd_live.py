@@ -56,7 +56,7 @@ def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., S
     # a contact re-registered at an address that stopped answering keeps its old status
     # until the next qualify: let any qualify already in flight time out (2 s), then ask
     # for a fresh one
-    time.sleep(2.5)
+    time.sleep(3)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         asterisk.cli(f"pjsip qualify {ext}")
