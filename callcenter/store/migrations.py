@@ -1,0 +1,65 @@
+"""Versioned schema: `callcenter db upgrade` applies what is missing, safe to run twice, and
+refuses a database whose schema is newer than this callcenter."""
+
+from __future__ import annotations
+
+import psycopg
+
+from callcenter.store.cluster import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "upgrade"]
+
+# Each entry moves the schema one version up; never edit a released one, add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: call events, each with a unique id so that spool replays are idempotent
+    """
+    CREATE TABLE events (
+        id uuid PRIMARY KEY,
+        at timestamptz NOT NULL,
+        kind text NOT NULL,
+        call_id text,
+        queue text,
+        agent_id text,
+        site text,
+        data jsonb NOT NULL DEFAULT '{}'::jsonb
+    );
+    CREATE INDEX events_at ON events (at);
+    CREATE INDEX events_call ON events (call_id);
+    CREATE INDEX events_kind_at ON events (kind, at);
+    """,
+    # 2: contacts for the flows' lookup node
+    """
+    CREATE TABLE contacts (
+        number text PRIMARY KEY,
+        name text NOT NULL DEFAULT '',
+        vip smallint NOT NULL DEFAULT 0 CHECK (vip BETWEEN 0 AND 9),
+        region text NOT NULL DEFAULT '',
+        language text NOT NULL DEFAULT 'zh'
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: psycopg.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def upgrade(dsn: str) -> list[int]:
+    """Apply every missing migration in one transaction each; return the versions applied."""
+    applied: list[int] = []
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(4242)")  # two upgrades never interleave
+        have = current_version(conn)
+        if have > SCHEMA_VERSION:
+            raise StoreError(f"the database schema is version {have}, newer than this "
+                             f"callcenter knows ({SCHEMA_VERSION}) — upgrade callcenter first")
+        conn.commit()
+        for version in range(have + 1, SCHEMA_VERSION + 1):
+            with conn.transaction():
+                conn.execute(MIGRATIONS[version - 1])
+                conn.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+            applied.append(version)
+    return applied
