@@ -7,7 +7,7 @@ import hmac
 import logging
 import re
 
-from callcenter.agents.state import PAUSE_REASONS, AgentBook, AgentStateError
+from callcenter.agents.state import PAUSE_REASONS, AgentBook, AgentRecord, AgentStateError
 from callcenter.agi import AgiSession
 
 __all__ = ["FeatureCodes", "device_of"]
@@ -63,19 +63,24 @@ class FeatureCodes:
             await session.command("STREAM FILE", "agent-incorrect", "")
         await session.command("HANGUP")
 
-    async def logout(self, session: AgiSession, device: str) -> None:
+    async def _logged_in(self, session: AgiSession, device: str) -> AgentRecord | None:
+        """The agent logged in at this phone; an error beep when there is none."""
         rec = self.book.at_device(device)
         if rec is None:
             await session.command("STREAM FILE", "beeperr", "")
+        return rec
+
+    async def logout(self, session: AgiSession, device: str) -> None:
+        rec = await self._logged_in(session, device)
+        if rec is None:
             return
         self.book.logout(rec.agent_id)
         log.info("agent %s logged out at %s", rec.agent_id, device)
         await session.command("STREAM FILE", "agent-loggedoff", "")
 
     async def pause(self, session: AgiSession, device: str) -> None:
-        rec = self.book.at_device(device)
+        rec = await self._logged_in(session, device)
         if rec is None:
-            await session.command("STREAM FILE", "beeperr", "")
             return
         digit = await self._digits(session, "beep", 1)
         reason = PAUSE_REASONS.get(digit, "break")
@@ -84,9 +89,8 @@ class FeatureCodes:
         await session.command("STREAM FILE", "auth-thankyou", "")
 
     async def unpause(self, session: AgiSession, device: str) -> None:
-        rec = self.book.at_device(device)
+        rec = await self._logged_in(session, device)
         if rec is None:
-            await session.command("STREAM FILE", "beeperr", "")
             return
         self.book.ready(rec.agent_id)
         log.info("agent %s ready", rec.agent_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,14 +28,9 @@ PHONE_PORTS = {"8001": 15101, "8002": 15102, "8003": 15103}
 
 
 @pytest.fixture
-def acd(asterisk: RunningAsterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
-    """A daemon with nobody logged in."""
-    (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
-    d = start_daemon(asterisk, tmp_path / "acd.log")
-    try:
-        yield d
-    finally:
-        d.stop()
+def acd(daemon: RunningDaemon) -> RunningDaemon:
+    """A daemon with nobody logged in (the shared fixture already clears agent state)."""
+    return daemon
 
 
 def secrets_of(asterisk: RunningAsterisk, ext: str) -> tuple[str, str, str]:
