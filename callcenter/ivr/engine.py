@@ -103,10 +103,12 @@ def _priority(text: str | None, variables: dict[str, str], current: int) -> int:
 
 class _Run:
     def __init__(self, site: Site, io: CallIO, number: str,
-                 on_node: Callable[[str], None] | None, contacts: ContactBook | None):
+                 on_node: Callable[[str], None] | None, contacts: ContactBook | None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None):
         self.site = site
         self.io = io
         self.on_node = on_node
+        self.on_event = on_event
         self.contacts = contacts
         self.priority = 0
         self.path: list[str] = []
@@ -115,6 +117,11 @@ class _Run:
         caller = io.caller_number
         self.vars: dict[str, str] = {"caller": caller, "caller_name": io.caller_name,
                                      "number": number, "caller_region": region_of(site, caller)}
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Tell the caller of run_flow about something worth recording (a call event)."""
+        if self.on_event is not None:
+            self.on_event(kind, data)
 
     def outcome(self, kind: str, target: str = "", node: str = "") -> Outcome:
         return Outcome(kind, target, self.priority, dict(self.vars), list(self.path),
@@ -213,6 +220,8 @@ class _Run:
                 return node.on_missing or node.next
             self.vars.update(contact_name=found.name, vip=str(found.vip), region=found.region,
                              language=found.language)
+            self.emit("contact.match", number=found.number, name=found.name, vip=found.vip,
+                      region=found.region)
             self.priority = max(self.priority, found.vip)
             return node.next
         if isinstance(node, n.Set):
@@ -243,12 +252,16 @@ class _Run:
 
 async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
                    on_node: Callable[[str], None] | None = None,
-                   contacts: ContactBook | None = None) -> Outcome:
-    """Run `flow` for one call until it ends in a queue, transfer, voicemail or hang-up."""
+                   contacts: ContactBook | None = None,
+                   on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Outcome:
+    """Run `flow` for one call until it ends in a queue, transfer, voicemail or hang-up.
+    `on_event(kind, data)` hears each step ("ivr.step": flow, node, digits) and what the
+    flow learnt ("contact.match", "survey.answer")."""
     from callcenter.ivr.check import compiled_flows
 
     flows = compiled_flows(site)
-    run = _Run(site, io, number, on_node, contacts if contacts is not None else _contacts(site))
+    run = _Run(site, io, number, on_node, contacts if contacts is not None else _contacts(site),
+               on_event)
     current_flow = flows[flow]
     node_name = current_flow.entry
     for _ in range(MAX_STEPS):
@@ -261,10 +274,14 @@ async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
             current_flow = flows[node.flow]
             node_name = current_flow.entry
             continue
+        mark = len(run.digits)
         try:
             result = await run.step(node_name, node)
         except CallerHangup:
             return run.outcome("caller_hangup", "", node_name)
+        finally:
+            run.emit("ivr.step", flow=current_flow.name, node=node_name,
+                     digits="".join(run.digits[mark:]))
         if isinstance(result, Outcome):
             return result
         node_name = result

@@ -37,6 +37,14 @@ MIGRATIONS: tuple[str, ...] = (
         language text NOT NULL DEFAULT 'zh'
     );
     """,
+    # 3: store order and store time: `seq` follows insertion (the spool's order), so readers
+    # can fold new events incrementally; `stored_at` shows how late a spooled event arrived
+    """
+    ALTER TABLE events ADD COLUMN seq bigserial;
+    ALTER TABLE events ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
+    CREATE UNIQUE INDEX events_seq ON events (seq);
+    CREATE INDEX events_agent_at ON events (agent_id, at) WHERE agent_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
