@@ -24,6 +24,7 @@ from callcenter.site.secrets import generate_secrets
 SIP_PORT = 15060
 AMI_PORT = 15038
 AGI_PORT = 14573
+METRICS_PORT = 15090
 CARRIER_PORTS = {"telecom": 15071, "unicom": 15072}
 
 
@@ -35,6 +36,7 @@ def make_site(directory: Path, **overrides: object) -> Path:
     path = directory / "site.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["asterisk"].update(sip_port=SIP_PORT, ami_port=AMI_PORT, agi_port=AGI_PORT)
+    data["metrics"] = {"port": METRICS_PORT}
     for name, port in CARRIER_PORTS.items():
         data["trunks"][name]["port"] = port
         data["trunks"][name]["qualify_seconds"] = 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,11 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from callcenter.daemon.app import status_socket
 from callcenter.daemon.status import query_status
 from callcenter.errors import CallcenterError
+from callcenter.store import Cluster, upgrade
 
 from .fix_asterisk import RunningAsterisk
 
@@ -25,6 +29,7 @@ class RunningDaemon:
     proc: subprocess.Popen[bytes]
     conf_dir: Path
     log_path: Path
+    dsn: str = ""
 
     def status(self) -> dict:
         return query_status(status_socket(self.conf_dir))
@@ -61,25 +66,51 @@ OPEN_AT = "2026-11-24 20:05"
 CLOSED_AT = "2026-11-24 23:30"
 
 
-def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT) -> RunningDaemon:
+def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT,
+                 dsn: str = "") -> RunningDaemon:
+    """The daemon records into `dsn`; without one it keeps events in its spool only."""
     sock = status_socket(asterisk.conf_dir)
     sock.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    store = ["--dsn", dsn] if dsn else ["--no-store"]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter", "run", str(asterisk.site.path), "--conf",
-             str(asterisk.conf_dir), "--log-level", "DEBUG", "--at", at],
+             str(asterisk.conf_dir), "--log-level", "DEBUG", "--at", at, *store],
             stdout=log, stderr=subprocess.STDOUT, env=env)
-    daemon = RunningDaemon(proc, asterisk.conf_dir, log_path)
+    daemon = RunningDaemon(proc, asterisk.conf_dir, log_path, dsn)
     daemon.wait_for(lambda s: s["ami"]["connected"], 20, "an AMI connection")
     return daemon
 
 
+def fresh_database(cluster: Cluster, name: str) -> str:
+    """An empty database of the current schema in the session's throwaway cluster."""
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[-40:]
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    upgrade(cluster.dsn(name))
+    return cluster.dsn(name)
+
+
+def stored_events(dsn: str, kind: str | None = None) -> list[dict]:
+    """The events in the store, in storage order."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        return conn.execute("SELECT * FROM events WHERE %(k)s::text IS NULL OR kind = %(k)s "
+                            "ORDER BY seq", {"k": kind}).fetchall()
+
+
 @pytest.fixture
-def daemon(asterisk: RunningAsterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
-    """`callcenter run` on the test site, connected to the test Asterisk, nobody logged in."""
+def daemon(asterisk: RunningAsterisk, tmp_path: Path, pg_cluster: Cluster,
+           request: pytest.FixtureRequest) -> Iterator[RunningDaemon]:
+    """`callcenter run` on the test site, connected to the test Asterisk, nobody logged in,
+    recording into a fresh database of its own."""
     (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
-    d = start_daemon(asterisk, tmp_path / "daemon.log")
+    shutil.rmtree(asterisk.conf_dir / "spool", ignore_errors=True)
+    dsn = fresh_database(pg_cluster, request.node.name)
+    d = start_daemon(asterisk, tmp_path / "daemon.log", dsn=dsn)
     try:
         yield d
     finally:

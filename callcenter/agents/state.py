@@ -78,6 +78,8 @@ class AgentBook:
         self.clock = clock
         self.agents = {a: AgentRecord(a, since=clock()) for a in agent_ids}
         self.listeners: list[Callable[[AgentRecord], None]] = []
+        # (record, previous state, its start time, its pause reason): for call events
+        self.transitions: list[Callable[[AgentRecord, AgentState, float, str], None]] = []
         if path and path.exists():
             self._load(path)
 
@@ -120,11 +122,14 @@ class AgentBook:
     def _move(self, rec: AgentRecord, to: AgentState, **changes: object) -> AgentRecord:
         if to != rec.state and to not in _ALLOWED[rec.state]:
             raise AgentStateError(f"agent {rec.agent_id} cannot go from {rec.state} to {to}")
+        prev, prev_since, prev_reason = rec.state, rec.since, rec.pause_reason
         rec.state = to
         rec.since = self.clock()
         for key, value in changes.items():
             setattr(rec, key, value)
         self._save()
+        for transition in self.transitions:
+            transition(rec, prev, prev_since, prev_reason)
         for listener in self.listeners:
             listener(rec)
         return rec

@@ -30,8 +30,11 @@ conf_option = click.option(
 @click.option("--json-logs", is_flag=True, help="One JSON document per log line.")
 @click.option("--at", "at", default=None, help='Run the flows\' clock as if it were now this '
               'time, e.g. "2026-11-24 20:05" (company time zone) — for tests and rehearsals.')
+@click.option("--dsn", default=None, help="PostgreSQL for the call events ($CALLCENTER_DSN, "
+              "else the site's database.dsn, else a private cluster under --conf).")
+@click.option("--no-store", is_flag=True, help="Keep events in the local spool only.")
 def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
-        json_logs: bool, at: str | None) -> None:
+        json_logs: bool, at: str | None, dsn: str | None, no_store: bool) -> None:
     """Run the daemon: AMI to Asterisk, FastAGI for the IVR flows, until SIGTERM."""
     from callcenter.daemon.app import Daemon
     from callcenter.daemon.logs import setup_logging
@@ -47,7 +50,7 @@ def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
             except ValueError as exc:
                 raise click.BadParameter(f"{at!r} is not a time like '2026-11-24 20:05'",
                                          param_hint="--at") from exc
-        daemon = Daemon(loaded, conf_dir, clock_offset=offset)
+        daemon = Daemon(loaded, conf_dir, clock_offset=offset, dsn=dsn, store=not no_store)
         asyncio.run(daemon.run())
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 import signal
 import time
 from pathlib import Path
@@ -14,14 +15,18 @@ from typing import Any
 from callcenter import __version__
 from callcenter.agents import AgentBook, AgentRecord
 from callcenter.agents.features import FeatureCodes
-from callcenter.agents.state import DEVICE_STATES
+from callcenter.agents.state import DEVICE_STATES, AgentState
 from callcenter.agi import AgiHangup, AgiServer, AgiSession
 from callcenter.ami import AmiClient, LiveChannels
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
+from callcenter.daemon.metrics import Metrics
 from callcenter.daemon.queueing import QueueService
 from callcenter.daemon.status import StatusServer
+from callcenter.daemon.today import TodayStats
 from callcenter.site import Site
+from callcenter.store.database import resolve_dsn
+from callcenter.store.recorder import EventRecorder
 
 __all__ = ["Daemon", "status_socket"]
 
@@ -37,24 +42,40 @@ class Daemon:
     their AGI step ends and the dialplan continues (to the fallback)."""
 
     def __init__(self, site: Site, conf_dir: Path, *, agi_port: int | None = None,
-                 clock_offset: dt.timedelta = dt.timedelta(0)):
+                 clock_offset: dt.timedelta = dt.timedelta(0), dsn: str | None = None,
+                 store: bool = True):
         self.site = site
         self.conf_dir = conf_dir.resolve()
         ast = site.spec.asterisk
         self.started = time.time()
+        spec = site.spec
+        # events go to the spool first, then PostgreSQL: a DSN given, or the private cluster
+        self.recorder = EventRecorder(
+            self.conf_dir / "spool",
+            (lambda: resolve_dsn(dsn, spec.database.dsn, self.conf_dir)) if store else None,
+            upgrade=True)
+        self.today = TodayStats({name: q.service_level_seconds
+                                 for name, q in spec.queues.items()},
+                                spec.company.timezone, spec.database.short_abandon_seconds)
+        self.metrics = Metrics(lambda: self._board, self.recorder.snapshot)
+        self.recorder.listeners += [self.today.on_event, self.metrics.on_event]
+        self._board: dict[str, Any] = {}
         self.ami = AmiClient(host="127.0.0.1", port=ast.ami_port, username="callcenter",
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
         self.agents = AgentBook([a.id for a in site.spec.agents],
                                 self.conf_dir / "db" / "agents.json")
         self.agents.listeners.append(self._publish_agent)
+        self.agents.transitions.append(self._record_agent)
         self.queues = QueueService(site, self.agents, sounds=self.conf_dir / "sounds",
-                                   ami=self.ami)
+                                   ami=self.ami, recorder=self.recorder)
         self.ami.on_event("DialEnd", self.queues.on_dial_end)
         self.ami.on_event("Hangup", self.queues.on_hangup)
         self.ami.on_event("OriginateResponse", self.queues.on_originate_response)
         self.ami.on_event("UserEvent", self.queues.on_user_event)
-        self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues)
+        self.ami.on_event("UserEvent", self._on_user_event)
+        self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues, self.recorder)
+        self.ami.on_event("Hangup", lambda msg: self.flows.on_hangup(msg.get("Uniqueid", "")))
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents})
         self.ami.on_ready(self._publish_all_agents)
@@ -94,12 +115,76 @@ class Daemon:
             return
         prio = await session.get_variable("CC_PRIORITY") or "0"
         since = await session.get_variable("CC_ENQUEUED") or ""
+        entry = await session.get_variable("CC_ENTRY") or ""
+        entered = await session.get_variable("CC_ENTERED") or ""
         from callcenter.daemon.agi_io import clean_caller_number
 
         log.info("queued caller back after a daemon restart: %s", queue)
         await self.queues.wait(session, queue=queue, priority=int(prio) if prio.isdigit() else 0,
                                caller=clean_caller_number(session.env.get("callerid", "")),
-                               enqueued_ms=int(since) if since.isdigit() else None)
+                               enqueued_ms=int(since) if since.isdigit() else None,
+                               reason="requeue",
+                               entry=re.sub(r"[^0-9a-f-]", "", entry)[:36],
+                               entered_ms=int(entered) if entered.isdigit() else None)
+
+    def _record_agent(self, rec: AgentRecord, prev: AgentState, since: float,
+                      reason: str) -> None:
+        agent = next((a for a in self.site.spec.agents if a.id == rec.agent_id), None)
+        self.recorder.emit("agent.state", agent_id=rec.agent_id,
+                           site=agent.site if agent else None, state=rec.state.value,
+                           reason=rec.pause_reason, prev=prev.value, prev_reason=reason,
+                           since=dt.datetime.fromtimestamp(since, dt.UTC).isoformat(),
+                           device=rec.device)
+
+    def _on_user_event(self, msg: Any) -> None:
+        """Each dial out through a trunk (the dialplan's cc-dial-trunk reports it)."""
+        if msg.get("UserEvent") != "CallcenterTrunk":
+            return
+        self.recorder.emit("trunk.attempt", call_id=msg.get("Uniqueid") or None,
+                           number=re.sub(r"\D", "", msg.get("Number", "")),
+                           route=msg.get("Route", "") if msg.get("Route") in (
+                               "first", "second") else "",
+                           trunk=re.sub(r"[^a-z0-9_-]", "", msg.get("Trunk", "")),
+                           status=re.sub(r"[^A-Z]", "", msg.get("Status", "")),
+                           purpose="callback" if msg.get("Callback") else "outbound")
+
+    def wallboard(self) -> dict[str, Any]:
+        """Per queue: waiting, longest wait, agents by state, today's figures; per agent:
+        state and since when (what `callcenter top` and the metrics show)."""
+        spec, now_ms = self.site.spec, self.queues.now()
+        today = self.today.snapshot()
+        busy_states = {AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
+        queues: dict[str, Any] = {}
+        for name, q in spec.queues.items():
+            waiting = [c for c in self.queues.calls.values()
+                       if c.queue == name and c.state == "waiting" and not c.callback]
+            serving = [a for a in spec.agents
+                       if all(a.skills.get(k, 0) >= lvl for k, lvl in q.skills.items())]
+            states = [self.agents.agents[a.id].state for a in serving]
+            queues[name] = {
+                "name": q.name, "waiting": len(waiting),
+                "longest_wait_s": round(max((now_ms - c.entered_ms for c in waiting),
+                                            default=0) / 1000, 1),
+                "ready": sum(s == AgentState.READY for s in states),
+                "busy": sum(s in busy_states for s in states),
+                "paused": sum(s == AgentState.PAUSED for s in states),
+                "logged_in": sum(s != AgentState.LOGGED_OUT for s in states),
+                **today.get(name, {})}
+        names = {a.id: a for a in spec.agents}
+        agents = [{"id": r.agent_id, "name": names[r.agent_id].name,
+                   "site": names[r.agent_id].site, "state": r.state.value,
+                   "reason": r.pause_reason, "since": r.since, "device": r.device}
+                  for r in self.agents.agents.values() if r.agent_id in names]
+        return {"at": dt.datetime.now(dt.UTC).isoformat(), "day": self.today.day.isoformat(),
+                "queues": queues, "agents": agents}
+
+    async def _board_forever(self) -> None:
+        while True:
+            try:
+                self._board = self.wallboard()
+            except Exception:  # the board is a view; a bug in it must not stop the daemon
+                log.exception("wallboard")
+            await asyncio.sleep(1)
 
     def _publish_agent(self, rec: AgentRecord) -> None:
         """Show the agent's state on BLF lamps (Custom:agent-ID device state)."""
@@ -133,6 +218,8 @@ class Daemon:
             "channels": self.channels.snapshot(),
             "flows": self.flows.snapshot(),
             "queues": self.queues.snapshot(),
+            "wallboard": self.wallboard(),
+            "store": self.recorder.snapshot(),
             "agents": [{"id": r.agent_id, "state": r.state.value, "device": r.device,
                         "reason": r.pause_reason, "since": r.since, "misses": r.misses}
                        for r in self.agents.agents.values()],
@@ -149,6 +236,13 @@ class Daemon:
         await self.status.start()
         self.ami.start()
         ticker = asyncio.create_task(self.queues.tick_forever(), name="acd-tick")
+        board = asyncio.create_task(self._board_forever(), name="wallboard")
+        writer = asyncio.create_task(self.recorder.run(), name="event-writer")
+        try:
+            self.metrics.serve(self.site.spec.metrics.host, self.site.spec.metrics.port)
+        except OSError as exc:  # metrics are worth a warning, not a refusal to take calls
+            log.warning("Prometheus metrics not served on port %d: %s",
+                        self.site.spec.metrics.port, exc)
         log.info("callcenter %s running: FastAGI on %s:%s, status on %s", __version__,
                  self.agi.host, self.agi.port, self.status.path)
         try:
@@ -156,7 +250,11 @@ class Daemon:
         finally:
             log.info("stopping: no new calls taken; calls in progress continue in Asterisk")
             ticker.cancel()
+            board.cancel()
             await self.agi.stop()
             await self.status.stop()
             await self.ami.stop()
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self.recorder.close()
             log.info("stopped")

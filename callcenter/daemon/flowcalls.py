@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from callcenter.agi import AgiError, AgiHangup, AgiSession
 from callcenter.daemon.agi_io import AgiCallIO
 from callcenter.daemon.queueing import QueueService
 from callcenter.site import Site
+from callcenter.store.recorder import NullRecorder
 
 __all__ = ["ActiveFlow", "FlowCalls"]
 
@@ -34,8 +36,10 @@ class FlowCalls:
 
     def __init__(self, site: Site, conf_dir: Path,
                  clock_offset: dt.timedelta = dt.timedelta(0),
-                 queues: QueueService | None = None):
+                 queues: QueueService | None = None, recorder: Any = None):
         self.site = site
+        self.recorder = recorder if recorder is not None else NullRecorder()
+        self.started: dict[str, tuple[float, str]] = {}  # call -> start time, flow outcome
         self.queues = queues
         self.clock_offset = clock_offset
         self.conf_dir = conf_dir
@@ -54,13 +58,19 @@ class FlowCalls:
         active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
         self.active[session.uniqueid] = active
         log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?", number)
+        self._call_start(session, flow, number, io)
+        call = session.uniqueid
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            self.recorder.emit(kind, call_id=call, **data)
+
         kind, target, detail = "fallback", "", ""
         recorded = False
         try:
             if flow not in self.site.flows:
                 raise AgiError(f"no flow named {flow!r} in the site")
             outcome = await run_flow(self.site, flow, io, number=number,
-                                     on_node=lambda n: _visit(active, n))
+                                     on_node=lambda n: _visit(active, n), on_event=on_event)
             kind, target = outcome.kind, outcome.target or ""
             detail = ",".join(outcome.path)
             self._record(session, flow, kind, target, detail, active, io)
@@ -91,9 +101,36 @@ class FlowCalls:
         if not recorded:
             self._record(session, flow, kind, target, detail, active, io)
 
+    def _call_start(self, session: AgiSession, flow: str, number: str,
+                    io: AgiCallIO) -> None:
+        # the channel of a call from a carrier is named PJSIP/trunk-<trunk>-<8 hex digits>
+        m = re.match(r"PJSIP/trunk-(.+)-[0-9a-f]{8}$", session.channel)
+        trunk = m.group(1) if m else ""
+        numdef = next((d for d in self.site.spec.numbers if d.number == number), None)
+        route = ("first" if numdef and trunk == numdef.first_route else
+                 "second" if numdef and trunk == numdef.second_route else "other")
+        self.started[session.uniqueid] = (time.time(), "")
+        self.recorder.emit("call.start", call_id=session.uniqueid,
+                           site=numdef.site if numdef else None, number=number,
+                           caller=io.caller_number, caller_name=io.caller_name,
+                           trunk=trunk, route=route if trunk else "", flow=flow)
+
+    def on_hangup(self, call_id: str) -> None:
+        """The caller's channel is gone: the call's end (calls this daemon saw start)."""
+        started = self.started.pop(call_id, None)
+        if started is not None:
+            self.recorder.emit("call.end", call_id=call_id,
+                               duration_ms=int((time.time() - started[0]) * 1000),
+                               outcome=started[1])
+
     def _record(self, session: AgiSession, flow: str, kind: str, target: str, detail: str,
                 active: ActiveFlow, io: AgiCallIO) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        if session.uniqueid in self.started:
+            self.started[session.uniqueid] = (self.started[session.uniqueid][0], kind)
+        self.recorder.emit("ivr.end", call_id=session.uniqueid, flow=flow, outcome=kind,
+                           target=target, node=active.node,
+                           path=detail or ",".join(active.path))
         self.finished.append({"call": session.uniqueid, "flow": flow, "outcome": kind,
                               "target": target, "path": detail or ",".join(active.path),
                               "node": active.node, "caller": io.caller_number,

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from callcenter.acd import AgentPaused, Offer, Overflow, QueueConfig, Scheduler,
 from callcenter.agents import AgentBook, AgentRecord, AgentState
 from callcenter.agi import AgiHangup, AgiSession
 from callcenter.site import Site
+from callcenter.store.recorder import NullRecorder
 
 __all__ = ["QueueService", "WaitingCall"]
 
@@ -49,6 +51,18 @@ class WaitingCall:
     number: str = ""  # the number the caller dialled (its routes call them back)
     callback: bool = False
     attempts: int = 0
+    entry: str = field(default_factory=lambda: str(uuid.uuid4()))  # this stay in this queue
+    entered_ms: int = 0
+    origin: str = ""  # the caller's channel id (a callback retry has a call id of its own)
+    offers: int = 0
+    offered_ms: int = 0
+    answered_ms: int = 0
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
 
 
 def _label(contact: str, vip: int, queue: str) -> str:
@@ -59,8 +73,10 @@ def _label(contact: str, vip: int, queue: str) -> str:
 
 class QueueService:
     def __init__(self, site: Site, book: AgentBook, *, sounds: Path | None = None,
-                 ami: Any = None):
+                 ami: Any = None, recorder: Any = None):
         self.site = site
+        self.recorder = recorder if recorder is not None else NullRecorder()
+        self._wrapping: dict[str, tuple[str, str, str]] = {}  # agent -> call, queue, entry
         self.sounds = sounds or Path("/nonexistent")
         self.ami = ami
         self.default_number = site.spec.numbers[0].number
@@ -84,6 +100,7 @@ class QueueService:
         self._syncing = False
         self._timers: set[asyncio.Task[None]] = set()
         book.listeners.append(self._agent_changed)
+        book.transitions.append(self._agent_moved)
         for rec in book.agents.values():  # agents logged in before a restart
             if rec.state != AgentState.LOGGED_OUT:
                 self._agent_changed(rec)
@@ -91,6 +108,20 @@ class QueueService:
     def now(self) -> int:
         self._last = max(self._last, int(time.time() * 1000))
         return self._last
+
+    # ---- events ----------------------------------------------------------------------
+    def _emit(self, kind: str, call: WaitingCall, agent: str = "", **data: Any) -> None:
+        self.recorder.emit(kind, call_id=call.origin or call.call_id, queue=call.queue,
+                           agent_id=agent or None, site=self.site.spec.queues[call.queue].site,
+                           entry=call.entry, **data)
+
+    def _agent_moved(self, rec: AgentRecord, prev: AgentState, since: float,
+                     reason: str) -> None:
+        if prev == AgentState.WRAP_UP and rec.agent_id in self._wrapping:
+            call_id, queue, entry = self._wrapping.pop(rec.agent_id)
+            self.recorder.emit("queue.wrapup", call_id=call_id, queue=queue,
+                               agent_id=rec.agent_id, site=self.site.spec.queues[queue].site,
+                               entry=entry, wrap_ms=max(0, int((time.time() - since) * 1000)))
 
     # ---- agents ----------------------------------------------------------------------
     def _agent_changed(self, rec: AgentRecord) -> None:
@@ -139,6 +170,9 @@ class QueueService:
                 call.agent, call.state = d.agent_id, "offered"
                 self.by_agent[d.agent_id] = d.call_id
                 self.stats["offered"] += 1
+                call.offers += 1
+                call.offered_ms = self.now()
+                self._emit("queue.offer", call, d.agent_id, attempt=call.offers)
                 self._book(self.book.ringing, d.agent_id)
                 self.offers.append({"call": d.call_id, "caller": call.caller,
                                     "agent": d.agent_id, "queue": d.queue,
@@ -153,6 +187,9 @@ class QueueService:
                 call.agent, call.state = d.agent_id, "offered"
                 self.by_agent[d.agent_id] = d.call_id
                 self.stats["offered"] += 1
+                call.offers += 1
+                call.offered_ms = self.now()
+                self._emit("queue.offer", call, d.agent_id, attempt=call.offers)
                 self.offers.append({"call": d.call_id, "caller": call.caller, "agent": d.agent_id,
                                     "queue": d.queue, "priority": call.priority,
                                     "expanded": d.expanded, "enqueued_ms": call.enqueued_ms})
@@ -177,7 +214,9 @@ class QueueService:
 
     # ---- a caller waiting --------------------------------------------------------------
     async def wait(self, session: AgiSession, *, queue: str, priority: int, caller: str,
-                   contact: str = "", vip: int = 0, enqueued_ms: int | None = None) -> None:
+                   contact: str = "", vip: int = 0, enqueued_ms: int | None = None,
+                   reason: str = "flow", from_queue: str = "", entry: str = "",
+                   entered_ms: int | None = None) -> None:
         """Keep the caller waiting until an agent is offered or the call overflows; then tell
         the dialplan (CC_NEXT) where to go. Returns when the AGI session should end."""
         call_id = session.uniqueid
@@ -188,12 +227,20 @@ class QueueService:
             # on hold for nothing — the static fallback rings the site's fallback phones
             log.info("no agent available for %s: the caller takes the fallback", queue)
             self.stats["empty"] = self.stats.get("empty", 0) + 1
+            self.recorder.emit("queue.unstaffed", call_id=call_id, queue=queue,
+                               site=self.site.spec.queues[queue].site, caller=caller)
             await session.set_variable("CC_NEXT", "fallback")
             return
         if call is None:
             call = WaitingCall(call_id, queue, priority, caller, _label(contact, vip, queue),
-                               enqueued_ms or self.now())
+                               enqueued_ms or self.now(), entered_ms=entered_ms or self.now())
+            if entry:
+                call.entry = entry
             self.calls[call_id] = call
+            await session.set_variable("CC_ENTRY", call.entry)
+            await session.set_variable("CC_ENTERED", str(call.entered_ms))
+            self._emit("queue.enter", call, priority=priority, caller=caller, reason=reason,
+                       from_queue=from_queue, enqueued_at=_iso(call.enqueued_ms))
             await session.set_variable("CC_NEXT", "queue")
             await session.set_variable("CC_QUEUE", queue)
             await session.set_variable("CC_PRIORITY", str(priority))
@@ -234,7 +281,6 @@ class QueueService:
             ext = self.agents[d.agent_id].extension
             await session.set_variable("CC_AGENT_EXT", ext)
             await session.set_variable("CC_RING_SECONDS", str(q.ring_seconds))
-            call.offered_ms = self.now()  # type: ignore[attr-defined]
             self.stats["ring_after_ms"].append(self.now() - call.enqueued_ms)
             await session.set_variable("CC_NEXT", "connect")
             call.ring_started = time.monotonic()  # type: ignore[attr-defined]
@@ -243,12 +289,15 @@ class QueueService:
             self.calls.pop(call_id, None)
             kind, _, target = d.target.partition(":")
             log.info("call overflows from %s to %s", queue, d.target)
+            self._emit("queue.overflow", call, wait_ms=self.now() - call.entered_ms,
+                       target=d.target)
             self.overflows.append({"call": call_id, "queue": queue, "target": d.target})
             if kind == "queue" and target in self.site.spec.queues:
                 with contextlib.suppress(SchedulerError):
                     self.scheduler.leave(call_id, self.now(), "overflowed")
                 await self.wait(session, queue=target, priority=priority, caller=caller,
-                                enqueued_ms=call.enqueued_ms)
+                                enqueued_ms=call.enqueued_ms, reason="overflow",
+                                from_queue=queue)
                 return
             if kind == "callback" and caller:
                 # the scheduler keeps the call in place as a callback request
@@ -294,6 +343,8 @@ class QueueService:
         call.callback = True
         call.number = await session.get_variable("CC_NUMBER") or self.default_number
         self.stats["callbacks_requested"] = self.stats.get("callbacks_requested", 0) + 1
+        self._emit("queue.callback_request", call, wait_ms=self.now() - call.entered_ms,
+                   number=call.number)
         log.info("caller %s asked to be called back; keeps the place in %s", call.caller,
                  call.queue)
         await session.command("SET MUSIC", "off")
@@ -338,12 +389,17 @@ class QueueService:
         if response != "Success":
             log.info("agent %s did not take callback %s", call.agent, call.call_id)
             agent_id, call.agent, call.state = call.agent, "", "waiting"
+            self._emit("queue.ringnoanswer", call, agent_id,
+                       ring_ms=self.now() - call.offered_ms, status="no_answer")
             self.by_agent.pop(agent_id, None)
             self._book(self.book.ready, agent_id)
             self._apply(self.scheduler.offer_failed(call.call_id, self.now(), "no_answer"))
             return
         call.state = "answered"
         self.stats["answered"] += 1
+        call.answered_ms = self.now()
+        self._emit("queue.answer", call, call.agent, wait_ms=call.answered_ms - call.entered_ms,
+                   ring_ms=call.answered_ms - call.offered_ms)
         self._book(self.book.answered, call.agent)
         self._apply(self.scheduler.answered(call.call_id, self.now()))
         log.info("agent %s took callback %s; dialling %s", call.agent, call.call_id,
@@ -364,11 +420,13 @@ class QueueService:
         final = "completed" if status == "ANSWER" else (
             "failed" if call.attempts >= CALLBACK_ATTEMPTS else "retry")
         self.stats[f"callbacks_{final}"] = self.stats.get(f"callbacks_{final}", 0) + 1
+        self._emit("queue.callback_result", call, call.agent, attempt=call.attempts,
+                   status=status, result=final)
         self.callback_results.append({"call": call.call_id, "caller": call.caller,
                                       "status": status, "attempt": call.attempts,
                                       "result": final})
         log.info("callback %s to %s: %s (%s)", call.call_id, call.caller, final, status)
-        self._ended(call.call_id)
+        self._ended(call.call_id, how="")
         if final == "retry":
             self._spawn(self._retry_callback(call))
 
@@ -377,7 +435,8 @@ class QueueService:
         await asyncio.sleep(CALLBACK_RETRY_SECONDS)
         retry = WaitingCall(f"{call.call_id}-r{call.attempts}", call.queue, call.priority,
                             call.caller, call.label, call.enqueued_ms, number=call.number,
-                            callback=True, attempts=call.attempts)
+                            callback=True, attempts=call.attempts, entry=call.entry,
+                            entered_ms=call.entered_ms, origin=call.origin or call.call_id)
         self.calls[retry.call_id] = retry
         try:
             decisions = self.scheduler.enqueue(retry.call_id, retry.queue, self.now(),
@@ -414,6 +473,8 @@ class QueueService:
         if call is None:
             return
         self.stats["abandoned"] += 1
+        self._emit("queue.abandon", call, wait_ms=self.now() - call.entered_ms,
+                   ringing=call.agent if call.state == "offered" else "")
         if call.agent:
             self.by_agent.pop(call.agent, None)
             self._book(self.book.ready, call.agent)
@@ -439,11 +500,13 @@ class QueueService:
         if call is not None:
             log.info("agent %s transfers the caller from %s to %s", call.agent, call.queue,
                      queue)
-            self._ended(call_id)
+            self._emit("queue.transfer", call, call.agent, to_queue=queue,
+                       talk_ms=self.now() - call.answered_ms if call.answered_ms else 0)
+            self._ended(call_id, how="")
         self.stats["transferred"] = self.stats.get("transferred", 0) + 1
         await self.wait(session, queue=queue, priority=int(prio) if prio.isdigit() else 0,
                         caller=caller, contact=label, enqueued_ms=int(since) if since.isdigit()
-                        else None)
+                        else None, reason="transfer", from_queue=call.queue if call else "")
 
     # ---- the ring's result -------------------------------------------------------------
     async def offer_result(self, session: AgiSession, status: str) -> None:
@@ -454,13 +517,15 @@ class QueueService:
             await session.set_variable("CC_NEXT", "hangup")
             return
         if status == "ANSWER" or call.state == "answered":
-            self._ended(call_id)
+            self._ended(call_id, how="agent")  # the caller is still here: the agent hung up
             await session.set_variable("CC_NEXT", "hangup")
             return
         reason = {"BUSY": "busy", "CHANUNAVAIL": "unreachable",
                   "CONGESTION": "unreachable"}.get(status, "no_answer")
         self.stats["no_answer"] += 1
         agent = call.agent
+        self._emit("queue.ringnoanswer", call, agent, ring_ms=self.now() - call.offered_ms,
+                   status=reason)
         self.by_agent.pop(agent, None)
         call.agent, call.state = "", "waiting"
         call.decision = asyncio.get_running_loop().create_future()
@@ -476,6 +541,9 @@ class QueueService:
             return
         call.state = "answered"
         self.stats["answered"] += 1
+        call.answered_ms = self.now()
+        self._emit("queue.answer", call, call.agent, wait_ms=call.answered_ms - call.entered_ms,
+                   ring_ms=call.answered_ms - call.offered_ms)
         started = getattr(call, "ring_started", None)
         if started:
             self.stats["ring_ms"].append(int((time.monotonic() - started) * 1000))
@@ -492,17 +560,24 @@ class QueueService:
         if call is None:
             return
         if call.state == "answered":
-            self._ended(call_id)
+            self._ended(call_id, how="caller")
         elif call.state == "offered":
             self._abandon(call_id, "ringing an agent")
 
-    def _ended(self, call_id: str) -> None:
+    def _ended(self, call_id: str, how: str) -> None:
+        """The agent's part is over: `how` the conversation ended (agent or caller hung
+        up), "" when a transfer or callback result is recorded instead."""
         call = self.calls.pop(call_id, None)
         if call is None or not call.agent:
             return
         agent = call.agent
+        if how:
+            self._emit("queue.complete", call, agent, by=how,
+                       talk_ms=self.now() - call.answered_ms if call.answered_ms else 0)
         self.by_agent.pop(agent, None)
         wrap = self.site.spec.queues[call.queue].wrap_up_seconds
+        if wrap > 0:
+            self._wrapping[agent] = (call.origin or call.call_id, call.queue, call.entry)
         self._book(self.book.call_ended, agent, wrap > 0)
         try:
             self._apply(self.scheduler.wrap_up(agent, self.now()) if wrap > 0 else

@@ -200,6 +200,24 @@ class AsteriskSettings:
 
 
 @dataclass(config=_STRICT)
+class StoreSettings:
+    """Where call events go. Without a dsn, a private PostgreSQL cluster under the state
+    directory; a password belongs in ~/.pgpass or $PGPASSFILE, never here."""
+
+    dsn: str | None = None
+    # an abandon within this many seconds is a "short abandon" (misdial, changed mind)
+    short_abandon_seconds: int = 5
+
+
+@dataclass(config=_STRICT)
+class MetricsSettings:
+    """Prometheus metrics served by the daemon (port 0: off)."""
+
+    host: Host = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(config=_STRICT)
 class SiteFile:
     """The YAML document as written (before secrets and flows are attached)."""
 
@@ -216,6 +234,8 @@ class SiteFile:
     fallback: Fallback
     features: FeatureCodes = field(default_factory=FeatureCodes)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    database: StoreSettings = field(default_factory=StoreSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     secrets: str | None = None
     contacts: str | None = None
 

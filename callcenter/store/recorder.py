@@ -14,7 +14,7 @@ from typing import Any
 from callcenter.store.events import Event, new_event
 from callcenter.store.spool import Position, Spool
 
-__all__ = ["EventRecorder", "insert_events"]
+__all__ = ["EventRecorder", "NullRecorder", "insert_events"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,19 @@ async def insert_events(conn: Any, events: list[Event]) -> int:
     """Insert in the given order; an event already stored (same id) is skipped."""
     cur = await conn.execute(_INSERT, _columns(events))
     return cur.rowcount
+
+
+class NullRecorder:
+    """Records nothing, but tells listeners (unit tests, a daemon run without a store)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def emit(self, kind: str, **kwargs: Any) -> Event:
+        event = new_event(kind, **kwargs)
+        for listener in self.listeners:
+            listener(event)
+        return event
 
 
 class EventRecorder:

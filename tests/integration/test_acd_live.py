@@ -20,7 +20,7 @@ from callcenter.sipp import (
     uas_scenario,
 )
 from tests.fix_asterisk import RunningAsterisk
-from tests.fix_daemon import RunningDaemon, start_daemon
+from tests.fix_daemon import RunningDaemon, start_daemon, stored_events
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp, pytest.mark.slow]
 
@@ -140,12 +140,23 @@ def test_daemon_killed_while_a_caller_waits_does_not_lose_the_caller(
     acd.proc.send_signal(signal.SIGKILL)
     acd.proc.wait()
     time.sleep(2)
-    again = start_daemon(asterisk, tmp_path / "again.log")
+    again = start_daemon(asterisk, tmp_path / "again.log", dsn=acd.dsn)
     try:
         again.wait_for(lambda s: len(s["queues"]["waiting"]) == 1, 20, "the caller back")
         assert "queued caller back after a daemon restart" in again.log()
         phone_up(asterisk, sipp, sipp_server, "8002", "answer", again)
         again.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "answered")
+        # the store: one call, one queue entry continued across the restart, one answer
+        again.wait_for(lambda s: s["store"]["db_up"] and s["store"]["backlog_bytes"] == 0,
+                       20, "events stored")
+        rows = stored_events(acd.dsn)
+        starts = [r for r in rows if r["kind"] == "call.start"]
+        enters = [r for r in rows if r["kind"] == "queue.enter"]
+        answers = [r for r in rows if r["kind"] == "queue.answer"]
+        assert len(starts) == 1 and len(answers) == 1
+        assert [e["data"]["reason"] for e in enters] == ["flow", "requeue"]
+        assert len({e["data"]["entry"] for e in enters + answers}) == 1
+        assert len({r["id"] for r in rows}) == len(rows)
     finally:
         t.join(60)
         again.stop()

@@ -65,7 +65,7 @@ def test_agent_state_survives_a_daemon_restart(asterisk: RunningAsterisk, sipp: 
     keypad(sipp, asterisk, "8101", "*21", f"2001#{pin}#")
     daemon.wait_for(lambda s: agent_in(s, "2001")["state"] == "ready", 10, "2001 ready")
     daemon.stop()
-    again = start_daemon(asterisk, tmp_path / "again.log")
+    again = start_daemon(asterisk, tmp_path / "again.log", dsn=daemon.dsn)
     try:
         rec = agent_in(again.status(), "2001")
         assert (rec["state"], rec["device"]) == ("ready", "8101")

@@ -1,0 +1,78 @@
+"""Prometheus metrics: the wallboard's figures plus the store's health, read at scrape time
+from the daemon's last wallboard (built once a second on the event loop, so the HTTP thread
+never touches live state)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from callcenter.store.events import Event
+
+__all__ = ["Metrics"]
+
+log = logging.getLogger(__name__)
+
+_QUEUE_GAUGES = (
+    ("waiting", "callcenter_queue_waiting_calls", "Callers waiting now"),
+    ("longest_wait_s", "callcenter_queue_longest_wait_seconds", "Longest current wait"),
+    ("ready", "callcenter_queue_agents_ready", "Agents of the queue ready"),
+    ("busy", "callcenter_queue_agents_busy", "Agents ringing, talking or in wrap-up"),
+    ("paused", "callcenter_queue_agents_paused", "Agents paused"),
+    ("logged_in", "callcenter_queue_agents_logged_in", "Agents logged in"),
+    ("offered", "callcenter_queue_offered_today", "Queue entries today"),
+    ("answered", "callcenter_queue_answered_today", "Answered today"),
+    ("abandoned", "callcenter_queue_abandoned_today", "Abandoned today (not short)"),
+    ("answer_rate", "callcenter_queue_answer_rate_today", "answered / (offered - short)"),
+    ("service_level", "callcenter_queue_service_level_today",
+     "answered within T / (answered + abandoned after T)"),
+)
+
+
+class _WallboardCollector(Collector):
+    def __init__(self, wallboard: Callable[[], dict[str, Any]],
+                 store: Callable[[], dict[str, Any]]):
+        self.wallboard = wallboard
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        board = self.wallboard()
+        for key, name, doc in _QUEUE_GAUGES:
+            fam = GaugeMetricFamily(name, doc, labels=["queue"])
+            for queue, q in board.get("queues", {}).items():
+                if q.get(key) is not None:
+                    fam.add_metric([queue], float(q[key]))
+            yield fam
+        states = GaugeMetricFamily("callcenter_agent_state", "1 for the agent's state",
+                                   labels=["agent", "state"])
+        for a in board.get("agents", []):
+            states.add_metric([a["id"], a["state"]], 1.0)
+        yield states
+        store = self.store()
+        yield GaugeMetricFamily("callcenter_store_up", "1 if PostgreSQL takes events",
+                                value=1.0 if store.get("db_up") else 0.0)
+        yield GaugeMetricFamily("callcenter_store_backlog_bytes",
+                                "Spooled events not yet in PostgreSQL",
+                                value=float(store.get("backlog_bytes", 0)))
+
+
+class Metrics:
+    def __init__(self, wallboard: Callable[[], dict[str, Any]],
+                 store: Callable[[], dict[str, Any]]):
+        self.registry = CollectorRegistry()
+        self.events = Counter("callcenter_events", "Call events recorded", ["kind"],
+                              registry=self.registry)
+        self.registry.register(_WallboardCollector(wallboard, store))
+
+    def on_event(self, event: Event) -> None:
+        self.events.labels(event.kind).inc()
+
+    def serve(self, host: str, port: int) -> None:
+        if port:
+            start_http_server(port, addr=host, registry=self.registry)
+            log.info("Prometheus metrics on http://%s:%d/metrics", host, port)
