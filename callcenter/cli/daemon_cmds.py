@@ -81,6 +81,12 @@ def status(conf_dir: Path, as_json: bool) -> None:
         for flow in doc["flows"]["active"]:
             click.echo(f"  {flow['call']:<20} {flow['flow']:<12} at {flow['node']:<16} "
                        f"caller {flow['caller']}")
+        store = doc.get("store", {})
+        if store:
+            state = ("up" if store["db_up"] else
+                     f"DOWN ({store['last_error']})" if store["database"] else "spool only")
+            click.echo(f"store: {state}; {store['stored']} events stored, "
+                       f"{store['backlog_bytes']} bytes waiting in the spool")
 
 
 COMMANDS = (run, status)

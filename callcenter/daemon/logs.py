@@ -37,3 +37,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    # the recorder reports a database outage once; the pool would repeat it every retry
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
