@@ -9,6 +9,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 from callcenter.sipp import Sipp, pause, uac_scenario
 from callcenter.store import Cluster
-from tests.fix_asterisk import RunningAsterisk
+from tests.fix_asterisk import METRICS_PORT, RunningAsterisk
 from tests.fix_daemon import CLOSED_AT, fresh_database, start_daemon, stored_events
 from tests.integration.test_acd_live import agent, phone_up
 
@@ -63,6 +64,14 @@ def test_every_call_recorded_once_through_outage_and_kill(
         call(sipp, "3", 5000, results, "01062345601")
         d.wait_for(lambda s: s["store"]["stored"] > 0 and s["store"]["backlog_bytes"] == 0,
                    20, "first events stored")
+        # the live figures: the wallboard and Prometheus say the same
+        board = d.status()["wallboard"]["queues"]["tech"]
+        assert board["offered"] == 1 and board["answered"] == 1 and board["waiting"] == 0
+        assert board["answer_rate"] == 1.0
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics") as resp:
+            metrics = resp.read().decode()
+        assert 'callcenter_queue_answered_today{queue="tech"} 1.0' in metrics
+        assert "callcenter_store_up 1.0" in metrics
         # 2. the database goes away: an answered call and a caller who gives up behind it
         own_cluster.stop()
         long_call = threading.Thread(target=call, args=(sipp, "3", 14000, results,
