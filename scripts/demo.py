@@ -14,7 +14,15 @@ from pathlib import Path
 
 from callcenter.asterisk import cli, start
 from callcenter.render import render_site
-from callcenter.sipp import Sipp, SippServer, dtmf, pause, uac_scenario
+from callcenter.sipp import (
+    Sipp,
+    SippServer,
+    dtmf,
+    pause,
+    register_scenario,
+    uac_scenario,
+    uas_scenario,
+)
 from callcenter.site import load_site
 
 
@@ -49,6 +57,7 @@ def main() -> int:
              ("13900139000", "a mobile caller presses 0 (choose a city), then 1 (Beijing)",
               ["0", "1"]),
              ("13800138000", "a VIP parent presses 9 (complaints)", ["9"])]
+    phone = _agent_at_desk(sipp, site, conf_dir, work, "2002")
     result = None
     for caller, what, keys in calls:
         print(f"\n{what}: SIPp calls {number} from {caller}")
@@ -80,6 +89,10 @@ def main() -> int:
         time.sleep(4)
         print(f"carrier answered {carrier.count('SuccessfulCall')} call(s)")
         _show_path(conf_dir, mark)
+    if phone is not None:
+        print(f"\nagent 2002's desk phone answered {phone.count('SuccessfulCall')} call(s)")
+        phone.stop()
+    _summary(exe, conf_dir)
 
     print(f"\nAsterisk and the daemon keep running.\n"
           f"  what the daemon sees:  callcenter status --conf {conf_dir}\n"
@@ -88,6 +101,52 @@ def main() -> int:
           f"--digits 0,2\n"
           f"  stop both:             make demo-stop")
     return 0 if result is not None and result.failed == 0 else 1
+
+
+def _agent_at_desk(sipp: Sipp, site, conf_dir: Path, work: Path,
+                   agent_id: str) -> SippServer | None:
+    """A SIPp desk phone for the agent that answers and hangs up after 4 s; the agent logs
+    in from its keypad (*21, id #, PIN #)."""
+    import time
+
+    agent = next(a for a in site.spec.agents if a.id == agent_id)
+    password = site.secrets.sip_passwords[agent_id]
+    port = 5111
+    print(f"\nagent {agent_id} ({agent.name}) registers a desk phone {agent.extension} and "
+          "logs in with *21")
+    reg = sipp.run(register_scenario(agent.extension), service=agent.extension,
+                   local_port=port, timeout=15, extra=["-au", agent.extension, "-ap", password])
+    if reg.successful != 1:
+        print("  the phone could not register; queued callers take the fallback")
+        return None
+    phone = SippServer(port, scenario=uas_scenario("answer", answer_after_ms=800,
+                                                   hangup_after_ms=4000),
+                       workdir=work / "phone")
+    phone.start()
+    time.sleep(3)
+    cli(conf_dir, f"pjsip qualify {agent.extension}")
+    steps = [pause(800)] + [dtmf(d, 350) for d in f"{agent_id}#{site.secrets.pins[agent_id]}#"]
+    sipp.run(uac_scenario(caller_number=agent.extension, steps=steps, auth=True),
+             service="*21", timeout=30, extra=["-au", agent.extension, "-ap", password])
+    return phone
+
+
+def _summary(exe: str, conf_dir: Path) -> None:
+    """The demo's calls, as the supervisor's report shows them."""
+    import time
+
+    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.status import query_status
+    from callcenter.store.database import resolve_dsn
+
+    for _ in range(50):  # the daemon writes in the background: let it catch up
+        store = query_status(status_socket(conf_dir)).get("store", {})
+        if store.get("db_up") and store.get("backlog_bytes") == 0:
+            break
+        time.sleep(0.2)
+    dsn = resolve_dsn(None, None, conf_dir)
+    print("\nthe supervisor's summary of today's calls:")
+    run(exe, "report", "summary", "--dsn", dsn)
 
 
 def _start_daemon(exe: str, site_file: Path, conf_dir: Path, work: Path) -> int:
@@ -141,8 +200,7 @@ def _show_flow(exe: str, conf_dir: Path) -> None:
     if finished:
         f = finished[-1]
         print(f"  flow path: {f['path'].replace(',', ' → ')}")
-        print(f"  outcome:   {f['outcome']} {f['target']}   (queued calls take the fallback "
-              "until the ACD lands)")
+        print(f"  outcome:   {f['outcome']} {f['target']}")
 
 
 def _has_command(exe: str, name: str) -> bool:
