@@ -6,6 +6,7 @@ Leaves Asterisk running and says how to stop it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -159,7 +160,16 @@ def _start_daemon(exe: str, site_file: Path, conf_dir: Path, work: Path) -> int:
 
     _stop_daemon(work)
     with (work / "daemon.log").open("ab") as log:
-        proc = subprocess.Popen([exe, "run", str(site_file), "--conf", str(conf_dir)],
+        # the flows' clock at 10:30 today (company time), when the example's sites are
+        # open, so the demo shows queued calls answered whatever the hour it runs at
+        from zoneinfo import ZoneInfo
+
+        from callcenter.site import load_site
+
+        tz = ZoneInfo(load_site(site_file).spec.company.timezone)
+        at = dt.datetime.now(tz).strftime("%Y-%m-%d 10:30")
+        proc = subprocess.Popen([exe, "run", str(site_file), "--conf", str(conf_dir),
+                                 "--at", at],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     (work / "daemon.pid").write_text(str(proc.pid))
     for _ in range(100):
