@@ -45,6 +45,39 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX events_seq ON events (seq);
     CREATE INDEX events_agent_at ON events (agent_id, at) WHERE agent_id IS NOT NULL;
     """,
+    # 4: one row per queue entry, folded from the events by callcenter.reports.projection
+    # (reports read this; the events stay the record)
+    """
+    CREATE TABLE queue_entries (
+        entry text PRIMARY KEY,
+        call_id text,
+        queue text NOT NULL,
+        site text,
+        entered_at timestamptz NOT NULL,
+        reason text,
+        from_queue text,
+        priority integer,
+        caller text,
+        outcome text NOT NULL,
+        wait_ms bigint,
+        answered_at timestamptz,
+        agent_id text,
+        ring_ms bigint,
+        talk_ms bigint,
+        wrap_ms bigint,
+        completed_by text,
+        transferred_to text,
+        missed_rings integer NOT NULL DEFAULT 0,
+        abandoned_ringing boolean NOT NULL DEFAULT false,
+        overflow_target text,
+        callback_result text,
+        last_seq bigint NOT NULL
+    );
+    CREATE INDEX queue_entries_at ON queue_entries (entered_at);
+    CREATE INDEX queue_entries_queue_at ON queue_entries (queue, entered_at);
+    CREATE INDEX queue_entries_agent_at ON queue_entries (agent_id, entered_at);
+    CREATE TABLE projections (name text PRIMARY KEY, seq bigint NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -56,6 +56,6 @@ def test_db_upgrade_command(pg_cluster: Cluster) -> None:
 
     dsn = fresh_db(pg_cluster, "mig_cli")
     first = CliRunner().invoke(main, ["db", "upgrade", "--dsn", dsn])
-    assert first.exit_code == 0 and "applied 1, 2, 3" in first.output
+    assert first.exit_code == 0 and "applied 1, 2, 3, 4" in first.output
     again = CliRunner().invoke(main, ["db", "upgrade", "--dsn", dsn])
     assert again.exit_code == 0 and "nothing to do" in again.output

@@ -1,0 +1,308 @@
+"""The supervisor's figures, computed in PostgreSQL from the queue entries and the events.
+Every definition is in docs/metrics.md; the notes of each report say which conventions it
+used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from callcenter.reports.model import REPORTS, Filters, Report, ReportError
+from callcenter.reports.projection import refresh
+
+__all__ = ["build_report"]
+
+_ENTRIES = """
+WITH e AS (
+    SELECT q.*,
+        coalesce((%(sl)s::jsonb ->> q.queue)::bigint, %(sl_default)s) * 1000 AS t_ms,
+        (q.outcome = 'abandoned' AND q.wait_ms < %(short_ms)s) AS short
+    FROM queue_entries q
+    WHERE q.entered_at >= %(start)s AND q.entered_at < %(end)s
+      AND (%(site)s::text IS NULL OR q.site = %(site)s)
+      AND (%(queue)s::text IS NULL OR q.queue = %(queue)s)
+      AND (%(agent)s::text IS NULL OR q.agent_id = %(agent)s)
+)
+SELECT {group} AS grp,
+    count(*) FILTER (WHERE NOT short OR %(count_short)s) AS offered,
+    count(*) FILTER (WHERE outcome = 'answered') AS answered,
+    count(*) FILTER (WHERE outcome = 'abandoned' AND (NOT short OR %(count_short)s))
+        AS abandoned,
+    count(*) FILTER (WHERE short) AS short_abandoned,
+    count(*) FILTER (WHERE abandoned_ringing) AS abandoned_ringing,
+    avg(wait_ms) FILTER (WHERE outcome = 'answered') AS asa_ms,
+    avg(wait_ms) FILTER (WHERE outcome <> 'unfinished' AND (NOT short OR %(count_short)s))
+        AS avg_wait_ms,
+    max(wait_ms) AS max_wait_ms,
+    count(*) FILTER (WHERE outcome = 'answered' AND wait_ms <= t_ms) AS answered_within,
+    count(*) FILTER (WHERE outcome = 'abandoned' AND wait_ms > t_ms) AS abandoned_after,
+    avg(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0))
+        FILTER (WHERE outcome = 'answered' AND talk_ms IS NOT NULL) AS aht_ms,
+    count(*) FILTER (WHERE outcome = 'callback') AS callbacks_requested,
+    count(*) FILTER (WHERE callback_result = 'completed') AS callbacks_completed,
+    count(*) FILTER (WHERE outcome = 'overflowed') AS overflowed,
+    count(*) FILTER (WHERE transferred_to IS NOT NULL) AS transferred,
+    count(*) FILTER (WHERE outcome = 'unfinished') AS unfinished,
+    min(t_ms) AS t_min, max(t_ms) AS t_max
+FROM e GROUP BY grp ORDER BY grp
+"""
+
+_UNSTAFFED = """
+SELECT {group} AS grp, count(*) FROM events
+WHERE kind = 'queue.unstaffed' AND at >= %(start)s AND at < %(end)s
+  AND (%(site)s::text IS NULL OR site = %(site)s)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+GROUP BY grp
+"""
+
+_GROUPS = {
+    "summary": "'all'",
+    "hourly": "extract(hour FROM entered_at AT TIME ZONE %(tz)s)::int",
+    "daily": "extract(isodow FROM entered_at AT TIME ZONE %(tz)s)::int",
+    "queues": "queue",
+    "sites": "coalesce(site, '-')",
+}
+_EVENT_GROUPS = {
+    "summary": "'all'",
+    "hourly": "extract(hour FROM at AT TIME ZONE %(tz)s)::int",
+    "daily": "extract(isodow FROM at AT TIME ZONE %(tz)s)::int",
+    "queues": "queue",
+    "sites": "coalesce(site, '-')",
+}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _secs(ms: Any) -> float | None:
+    return None if ms is None else round(float(ms) / 1000, 1)
+
+
+def _service_level(r: dict[str, Any], f: Filters) -> float | None:
+    if f.sl_formula == "answered":
+        return _rate(r["answered_within"], r["answered"])
+    return _rate(r["answered_within"], r["answered"] + r["abandoned_after"])
+
+
+def _conventions(f: Filters, thresholds: set[int]) -> list[str]:
+    t = "/".join(f"{s} s" for s in sorted(thresholds)) or f"{f.default_sl_seconds} s"
+    sl = ("answered within T ÷ (answered + abandoned after T)" if f.sl_formula == "offered"
+          else "answered within T ÷ answered")
+    short = (f"short abandons (under {f.short_abandon_seconds} s) are "
+             + ("counted as offered and abandoned" if f.count_short_abandons
+                else "left out of offered and abandoned"))
+    return [f"window: entered the queue from {f.start:%Y-%m-%d %H:%M %Z} to before "
+            f"{f.end:%Y-%m-%d %H:%M %Z}",
+            f"service level: {sl}; T per queue ({t})",
+            "answer rate: answered ÷ offered; " + short,
+            "AHT: talk + wrap-up of answered calls; ASA: wait of answered calls"]
+
+
+def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]], set[int]]:
+    params = f.params()
+    cur = conn.execute(_ENTRIES.replace("{group}", _GROUPS[name]), params)
+    cols = [d.name for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    unstaffed = dict(conn.execute(_UNSTAFFED.replace("{group}", _EVENT_GROUPS[name]),
+                                  params).fetchall()) if f.agent is None else {}
+    thresholds: set[int] = set()
+    for r in rows:
+        r["unstaffed"] = unstaffed.pop(r["grp"], 0)
+        if r["t_min"] is not None:
+            thresholds |= {int(r["t_min"]) // 1000, int(r["t_max"]) // 1000}
+    for grp, n in unstaffed.items():  # groups where every caller found nobody
+        rows.append({"grp": grp, "unstaffed": n})
+    return rows, thresholds
+
+
+_ZERO = ("offered", "answered", "abandoned", "short_abandoned", "abandoned_ringing",
+         "answered_within", "abandoned_after", "callbacks_requested", "callbacks_completed",
+         "overflowed", "transferred", "unfinished")
+
+
+def _figures(r: dict[str, Any], f: Filters) -> dict[str, Any]:
+    for key in _ZERO:
+        r.setdefault(key, 0)
+    return {"offered": r["offered"], "answered": r["answered"],
+            "answer_rate": _rate(r["answered"], r["offered"]), "abandoned": r["abandoned"],
+            "short_abandoned": r["short_abandoned"],
+            "abandoned_ringing": r["abandoned_ringing"],
+            "asa_s": _secs(r.get("asa_ms")), "avg_wait_s": _secs(r.get("avg_wait_ms")),
+            "max_wait_s": _secs(r.get("max_wait_ms")), "service_level": _service_level(r, f),
+            "aht_s": _secs(r.get("aht_ms")), "callbacks_requested": r["callbacks_requested"],
+            "callbacks_completed": r["callbacks_completed"], "overflowed": r["overflowed"],
+            "transferred": r["transferred"], "unstaffed": r.get("unstaffed", 0),
+            "unfinished": r["unfinished"]}
+
+
+def _grouped(conn: Any, name: str, f: Filters) -> Report:
+    rows, thresholds = _entry_rows(conn, name, f)
+    by_group = {r["grp"]: _figures(r, f) for r in rows}
+    label = {"summary": "selection", "hourly": "hour", "daily": "weekday", "queues": "queue",
+             "sites": "site"}[name]
+    keys: list[Any]
+    if name == "hourly":
+        keys = list(range(24))
+    elif name == "daily":
+        keys = list(range(1, 8))
+    elif name == "summary":
+        keys = ["all"]
+    else:
+        keys = sorted(by_group)
+    empty = _figures({}, f)
+    out = []
+    for k in keys:
+        figs = by_group.get(k, empty)
+        shown = (f"{k:02d}:00" if name == "hourly" else WEEKDAYS[k - 1] if name == "daily"
+                 else k)
+        out.append([shown, *figs.values()])
+    titles = {"summary": "Summary", "hourly": "By hour of day", "daily": "By weekday",
+              "queues": "By queue", "sites": "By site"}
+    return Report(name, titles[name], [label, *empty.keys()], out,
+                  _conventions(f, thresholds),
+                  chart=(label, "offered") if name in ("hourly", "daily") else None)
+
+
+_STATES = """
+SELECT agent_id, data->>'prev' AS state, coalesce(data->>'prev_reason', '') AS reason,
+    sum(greatest(0, extract(epoch FROM least(at, %(end)s)
+        - greatest((data->>'since')::timestamptz, %(start)s)))) AS seconds
+FROM events
+WHERE kind = 'agent.state' AND at > %(start)s AND (data->>'since')::timestamptz < %(end)s
+  AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+  AND (%(site)s::text IS NULL OR site = %(site)s)
+GROUP BY 1, 2, 3
+"""
+_HANDLED = """
+SELECT agent_id, count(*), avg(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0)),
+    sum(coalesce(talk_ms, 0)), sum(coalesce(wrap_ms, 0))
+FROM queue_entries
+WHERE entered_at >= %(start)s AND entered_at < %(end)s AND outcome = 'answered'
+  AND agent_id IS NOT NULL
+  AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+GROUP BY 1
+"""
+_MISSED = """
+SELECT agent_id, count(*) FROM events
+WHERE kind = 'queue.ringnoanswer' AND at >= %(start)s AND at < %(end)s
+  AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+GROUP BY 1
+"""
+
+
+def _agents(conn: Any, f: Filters) -> Report:
+    p = f.params()
+    handled = {r[0]: r[1:] for r in conn.execute(_HANDLED, p).fetchall()}
+    missed = dict(conn.execute(_MISSED, p).fetchall())
+    states: dict[str, dict[tuple[str, str], float]] = {}
+    for agent, state, reason, secs in conn.execute(_STATES, p).fetchall():
+        states.setdefault(agent, {})[(state, reason)] = float(secs)
+    rows = []
+    for agent in sorted(set(handled) | set(missed) | set(states)):
+        st = states.get(agent, {})
+        logged = sum(v for (s, _), v in st.items() if s != "logged_out")
+        paused = {r or "-": v for (s, r), v in st.items() if s == "paused"}
+        busy = sum(v for (s, _), v in st.items() if s in ("on_call", "wrap_up"))
+        available = logged - sum(paused.values())
+        n, aht, talk, wrap = handled.get(agent, (0, None, 0, 0))
+        rows.append([agent, n, missed.get(agent, 0), _secs(aht), _secs(talk), _secs(wrap),
+                     round(logged / 60, 1), round(sum(paused.values()) / 60, 1),
+                     ", ".join(f"{r} {v / 60:.1f} min" for r, v in sorted(paused.items())),
+                     _rate(int(busy), int(available)) if available > 0 else None])
+    return Report("agents", "By agent",
+                  ["agent", "handled", "missed_rings", "aht_s", "talk_s", "wrap_s",
+                   "logged_in_min", "paused_min", "pause_by_reason", "occupancy"], rows,
+                  [f"window: {f.start:%Y-%m-%d %H:%M %Z} to before {f.end:%Y-%m-%d %H:%M %Z}",
+                   "handled: answered calls that entered the queue in the window",
+                   "state times: intervals of agent.state clipped to the window (the "
+                   "current state, still open, is not counted)",
+                   "occupancy: (on call + wrap-up) ÷ (logged in − paused)"])
+
+
+_TRUNKS = """
+SELECT data->>'trunk', coalesce(data->>'route', ''), 'inbound', count(*),
+       count(*), 0
+FROM events WHERE kind = 'call.start' AND at >= %(start)s AND at < %(end)s
+  AND coalesce(data->>'trunk', '') <> '' AND (%(site)s::text IS NULL OR site = %(site)s)
+GROUP BY 1, 2
+UNION ALL
+SELECT data->>'trunk', coalesce(data->>'route', ''), data->>'purpose', count(*),
+       count(*) FILTER (WHERE data->>'status' = 'ANSWER'),
+       count(*) FILTER (WHERE data->>'status' IN ('CHANUNAVAIL', 'CONGESTION'))
+FROM events WHERE kind = 'trunk.attempt' AND at >= %(start)s AND at < %(end)s
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+
+
+def _trunks(conn: Any, f: Filters) -> Report:
+    rows = [[t, r, d, n, a, fail, _rate(fail, n)]
+            for t, r, d, n, a, fail in conn.execute(_TRUNKS, f.params()).fetchall()]
+    return Report("trunks", "By trunk and route",
+                  ["trunk", "route", "direction", "calls", "answered", "failed", "failure_rate"],
+                  rows, ["inbound: calls that reached a flow, by the trunk they came in on "
+                         "and whether it is the number's first or second route",
+                         "outbound/callback: each dial attempt; failed = the trunk was "
+                         "unreachable or congested (the second route is then tried)"])
+
+
+_IVR = """
+SELECT data->>'flow', data->>'node', data->>'outcome', count(*)
+FROM events WHERE kind = 'ivr.end' AND at >= %(start)s AND at < %(end)s
+GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3
+"""
+
+
+def _ivr(conn: Any, f: Filters) -> Report:
+    found = conn.execute(_IVR, f.params()).fetchall()
+    total = sum(r[3] for r in found)
+    rows = [[flow, node, outcome, n, _rate(n, total)] for flow, node, outcome, n in found]
+    return Report("ivr", "Where calls leave the IVR flows",
+                  ["flow", "last_node", "outcome", "calls", "share"], rows,
+                  ["caller_hangup at a node: the caller gave up there",
+                   "queue / transfer / voicemail / hangup: where the flow sent the call"])
+
+
+_SURVEYS = """
+SELECT data->>'question', (data->>'score')::int, max((data->>'scale')::int), count(*)
+FROM events WHERE kind = 'survey.answer' AND at >= %(start)s AND at < %(end)s
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def _surveys(conn: Any, f: Filters) -> Report:
+    by_q: dict[str, dict[int, int]] = {}
+    scale: dict[str, int] = {}
+    for question, score, sc, n in conn.execute(_SURVEYS, f.params()).fetchall():
+        by_q.setdefault(question, {})[score] = n
+        scale[question] = max(scale.get(question, 0), sc or 5)
+    rows = []
+    for question, scores in sorted(by_q.items()):
+        n = sum(scores.values())
+        avg = sum(s * c for s, c in scores.items()) / n
+        top = sum(c for s, c in scores.items() if s >= scale[question] - 1)
+        rows.append([question, n, round(avg, 2), scale[question], _rate(top, n),
+                     " ".join(f"{s}:{scores.get(s, 0)}" for s in range(1, scale[question] + 1))])
+    return Report("surveys", "Satisfaction surveys",
+                  ["question", "answers", "average", "scale", "satisfied", "distribution"],
+                  rows, ["satisfied: share of answers in the top two scores of the scale"])
+
+
+_BUILDERS: dict[str, Callable[[Any, Filters], Report]] = {
+    "agents": _agents, "trunks": _trunks, "ivr": _ivr, "surveys": _surveys}
+
+
+def build_report(conn: Any, name: str, filters: Filters, *, fold: bool = True) -> Report:
+    """One report on `conn` (a psycopg connection). `fold` first brings the queue entries
+    up to date with the events."""
+    if name not in REPORTS:
+        raise ReportError(f"no report named {name!r} — choose one of {', '.join(REPORTS)}")
+    if fold:
+        refresh(conn)
+    if name in _GROUPS:
+        return _grouped(conn, name, filters)
+    return _BUILDERS[name](conn, filters)
