@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from callcenter import __version__
-from callcenter.cli import asterisk_cmds, daemon_cmds, db_cmds, ivr_cmds, site_cmds
+from callcenter.cli import (
+    asterisk_cmds,
+    daemon_cmds,
+    db_cmds,
+    ivr_cmds,
+    report_cmds,
+    site_cmds,
+)
 
 __all__ = ["main"]
 
@@ -17,5 +24,5 @@ def main() -> None:
 
 
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
-                *ivr_cmds.COMMANDS, *db_cmds.COMMANDS):
+                *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS):
     main.add_command(command)

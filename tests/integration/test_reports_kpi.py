@@ -242,3 +242,27 @@ def test_formats(day_dsn: str, tmp_path) -> None:
     html = render_html(reps, title="Tuesday <b>")
     assert "<svg" in html and "Tuesday &lt;b&gt;" in html and "0.625" not in html
     assert "62.5%" in html and "src=" not in html and "http" not in html
+
+
+def test_report_command(day_dsn: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import main
+    from tests.fix_asterisk import make_site
+
+    site = make_site(tmp_path / "site")
+    run = CliRunner().invoke(main, ["report", "summary", "queues", "--dsn", day_dsn,
+                                    "--from", "2026-11-24", "--site-file", str(site),
+                                    "--format", "json", "--html", str(tmp_path / "r.html")])
+    assert run.exit_code == 0, run.output
+    doc = json.loads(run.stdout)
+    assert doc[0]["rows"][0]["offered"] == 8 and doc[1]["report"] == "queues"
+    assert "By queue" in (tmp_path / "r.html").read_text()
+    table = CliRunner().invoke(main, ["report", "hourly", "--dsn", day_dsn, "--from",
+                                      "2026-11-24", "--to", "2026-11-25"])
+    assert table.exit_code == 0 and "█" in table.output and "service level" in table.output
+    bad = CliRunner().invoke(main, ["report", "summary", "--dsn", day_dsn, "--from", "soon"])
+    assert bad.exit_code == 2 and "not a date" in bad.output
+    down = CliRunner().invoke(main, ["report", "summary", "--dsn",
+                                     "host=/nonexistent port=1 dbname=x user=x"])
+    assert down.exit_code == 1 and "cannot reach the call-event database" in down.output

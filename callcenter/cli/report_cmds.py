@@ -1,0 +1,147 @@
+"""`callcenter report NAME`: the supervisor's figures from the call-event store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from callcenter.cli.common import reported
+from callcenter.reports.model import REPORTS
+
+__all__ = ["COMMANDS", "dsn_option", "store_dsn", "window"]
+
+DEFAULT_STATE = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
+
+dsn_option = click.option("--dsn", default=None, help="PostgreSQL of the call events "
+                          "($CALLCENTER_DSN; default: the private cluster of --conf).")
+conf_option = click.option("--conf", "conf_dir", type=click.Path(file_okay=False,
+                                                                 path_type=Path),
+                           default=DEFAULT_STATE, show_default=True,
+                           help="The daemon's folder (its private database lives there).")
+
+
+def store_dsn(dsn: str | None, conf_dir: Path) -> str:
+    from callcenter.store.database import resolve_dsn
+
+    return resolve_dsn(dsn, None, conf_dir)
+
+
+def _when(text: str | None, tz: ZoneInfo, name: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    words = {"today": 0, "yesterday": -1}
+    if text in words:
+        day = dt.datetime.now(tz).date() + dt.timedelta(days=words[text])
+        return dt.datetime.combine(day, dt.time(), tz)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date or time like 2026-11-24 or "
+                                 "'2026-11-24 19:00' (or today, yesterday)",
+                                 param_hint=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def window(start: str | None, end: str | None, tz: ZoneInfo) -> tuple[dt.datetime,
+                                                                        dt.datetime]:
+    """--from/--to in the company's time zone; by default today so far."""
+    s = _when(start, tz, "--from") or _when("today", tz, "--from")
+    e = _when(end, tz, "--to")
+    assert s is not None
+    if e is None:
+        e = max(dt.datetime.now(tz) + dt.timedelta(minutes=1), s + dt.timedelta(days=1)
+                if start and len(start) == 10 else s + dt.timedelta(seconds=1))
+    return s, e
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True,
+                type=click.Choice([*REPORTS, "all"], case_sensitive=False))
+@click.option("--site-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The site file: service-level targets per queue, names, time zone.")
+@click.option("--from", "start", default=None, help="Start (company time): 2026-11-24, "
+              "'2026-11-24 19:00', today, yesterday. Default: today 00:00.")
+@click.option("--to", "end", default=None, help="End, not included. Default: now (or the "
+              "end of the --from day).")
+@click.option("--site", default=None, help="Only this site (职场).")
+@click.option("--queue", default=None, help="Only this queue.")
+@click.option("--agent", default=None, help="Only calls this agent answered.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write one self-contained HTML page with charts.")
+@click.option("--short-abandon", type=click.IntRange(0, 600), default=None,
+              help="Abandons under this many seconds are short (default: the site's "
+              "database.short_abandon_seconds, else 5).")
+@click.option("--count-short-abandons", is_flag=True,
+              help="Count short abandons as offered and abandoned.")
+@click.option("--sl-formula", type=click.Choice(["offered", "answered"]), default="offered",
+              show_default=True, help="Service level ÷ (answered + abandoned after T), or "
+              "÷ answered.")
+@click.option("--sl-seconds", type=click.IntRange(1, 3600), default=None,
+              help="One target T for every queue (default: each queue's "
+              "service_level_seconds, else 20).")
+@dsn_option
+@conf_option
+def report(names: tuple[str, ...], site_file: Path | None, start: str | None,
+           end: str | None, site: str | None, queue: str | None, agent: str | None, fmt: str,
+           html_file: Path | None, short_abandon: int | None, count_short_abandons: bool,
+           sl_formula: str, sl_seconds: int | None, dsn: str | None, conf_dir: Path) -> None:
+    """Reports: summary, hourly, daily, queues, sites, agents, trunks, ivr, surveys (or all).
+    Definitions: docs/metrics.md."""
+    import psycopg
+
+    from callcenter.errors import CallcenterError
+    from callcenter.reports import Filters, build_report
+    from callcenter.reports.output import render_csv, render_html, render_json, render_table
+
+    with reported():
+        tz_name, sl, short = "Asia/Shanghai", {}, 5
+        if site_file is not None:
+            from callcenter.site import load_site_file
+
+            spec = load_site_file(site_file)
+            tz_name, short = spec.company.timezone, spec.database.short_abandon_seconds
+            sl = {n: q.service_level_seconds for n, q in spec.queues.items()}
+            if queue is not None and queue not in spec.queues:
+                raise CallcenterError(f"no queue {queue!r} in {site_file} — queues: "
+                                      f"{', '.join(spec.queues)}")
+        if sl_seconds is not None:
+            sl = {}
+        tz = ZoneInfo(tz_name)
+        s, e = window(start, end, tz)
+        filters = Filters(start=s, end=e, site=site, queue=queue, agent=agent,
+                          timezone=tz_name, short_abandon_seconds=(
+                              short if short_abandon is None else short_abandon),
+                          count_short_abandons=count_short_abandons,
+                          sl_formula=sl_formula,  # type: ignore[arg-type]
+                          sl_seconds=sl, default_sl_seconds=sl_seconds or 20)
+        wanted = list(REPORTS) if "all" in names else list(dict.fromkeys(names))
+        target = store_dsn(dsn, conf_dir)
+        try:
+            with psycopg.connect(target, connect_timeout=10) as conn:
+                reports = [build_report(conn, n, filters) for n in wanted]
+        except psycopg.OperationalError as exc:
+            raise CallcenterError(f"cannot reach the call-event database: "
+                                  f"{str(exc).strip().splitlines()[0]}") from None
+        except psycopg.errors.UndefinedTable:
+            raise CallcenterError("the database has no call-event tables yet — run "
+                                  "'callcenter db upgrade'") from None
+        if fmt == "json":
+            click.echo(render_json(reports), nl=False)
+        elif fmt == "csv":
+            click.echo("\n".join(render_csv(r) for r in reports), nl=False)
+        else:
+            click.echo("\n".join(render_table(r) for r in reports), nl=False)
+        if html_file is not None:
+            html_file.write_text(render_html(
+                reports, f"callcenter — {s:%Y-%m-%d %H:%M} to {e:%Y-%m-%d %H:%M}"),
+                encoding="utf-8")
+            click.echo(f"wrote {html_file}", err=True)
+
+
+COMMANDS = (report,)
