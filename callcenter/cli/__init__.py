@@ -9,6 +9,7 @@ from callcenter.cli import (
     asterisk_cmds,
     daemon_cmds,
     db_cmds,
+    export_cmds,
     ivr_cmds,
     report_cmds,
     site_cmds,
@@ -24,5 +25,6 @@ def main() -> None:
 
 
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
-                *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS):
+                *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS,
+                *export_cmds.COMMANDS):
     main.add_command(command)

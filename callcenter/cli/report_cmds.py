@@ -12,7 +12,7 @@ import click
 from callcenter.cli.common import reported
 from callcenter.reports.model import REPORTS
 
-__all__ = ["COMMANDS", "dsn_option", "store_dsn", "window"]
+__all__ = ["COMMANDS", "conf_option", "dsn_option", "store_dsn", "window"]
 
 DEFAULT_STATE = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
 

@@ -266,3 +266,42 @@ def test_report_command(day_dsn: str, tmp_path) -> None:
     down = CliRunner().invoke(main, ["report", "summary", "--dsn",
                                      "host=/nonexistent port=1 dbname=x user=x"])
     assert down.exit_code == 1 and "cannot reach the call-event database" in down.output
+
+
+def test_queue_log_export(day_dsn: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import main
+
+    out = tmp_path / "queue_log"
+    run = CliRunner().invoke(main, ["export", "queue-log", "--dsn", day_dsn, "--from",
+                                    "2026-11-24", "--to", "2026-11-25", "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    lines = out.read_text().splitlines()
+
+    def ts(hms: str) -> str:
+        return str(int(at(hms).timestamp()))
+
+    a = [line for line in lines if "|call-A|" in line]
+    assert a == [f"{ts('10:00:00')}|call-A|tech|NONE|ENTERQUEUE||138|1",
+                 f"{ts('10:00:09')}|call-A|tech|Agent/a1|RINGNOANSWER|4000",
+                 f"{ts('10:00:12')}|call-A|tech|Agent/a2|CONNECT|12|call-A|2",
+                 f"{ts('10:01:12')}|call-A|tech|Agent/a2|COMPLETECALLER|12|60|1"]
+    assert f"{ts('10:05:25')}|call-B|tech|NONE|ABANDON|1|1|25" in lines
+    assert f"{ts('14:02:05')}|call-E|sales|Agent/a3|BLINDTRANSFER|tech|queue|5|120|1" in lines
+    assert f"{ts('14:02:33')}|call-F|tech|Agent/a2|COMPLETEAGENT|8|20|1" in lines
+    assert sum("|call-J|" in line and "ENTERQUEUE" in line for line in lines) == 1
+    assert f"{ts('00:05:00')}|call-H|tech|NONE|EXITWITHTIMEOUT|1|1|300" in lines
+    assert f"{ts('10:50:40')}|call-D|sales|NONE|EXITWITHKEY|1|1|1|40" in lines
+    agent = [line.split("|", 1)[1] for line in lines if "Agent/a1|" in line and "NONE|NONE" in line]
+    assert agent == ["NONE|NONE|Agent/a1|ADDMEMBER|", "NONE|NONE|Agent/a1|PAUSEALL|lunch",
+                     "NONE|NONE|Agent/a1|UNPAUSEALL|lunch", "NONE|NONE|Agent/a1|REMOVEMEMBER|"]
+    assert all(line.count("\n") == 0 for line in lines)
+    assert not any("call-I" in line for line in lines)  # outside the window
+
+
+def test_queue_log_fields_cannot_break_lines() -> None:
+    from callcenter.reports.queue_log import _line
+
+    line = _line(DAY, "c|1", "tech", "NONE", "ENTERQUEUE", "", "13|8\nEVIL", 1)
+    assert line.count("|") == 7 and "\n" not in line

@@ -1,0 +1,59 @@
+"""`callcenter export queue-log`: the stored events for tools that read Asterisk's queue_log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from callcenter.cli.common import reported
+from callcenter.cli.report_cmds import conf_option, dsn_option, store_dsn, window
+
+__all__ = ["COMMANDS"]
+
+
+@click.group()
+def export() -> None:
+    """Export the call events for other tools."""
+
+
+@export.command("queue-log")
+@click.option("--from", "start", default=None, help="Start (company time); default today.")
+@click.option("--to", "end", default=None, help="End, not included; default now.")
+@click.option("--queue", default=None, help="Only this queue (agent lines are always kept).")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True,
+              help="The time zone of --from/--to.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: standard output).")
+@dsn_option
+@conf_option
+def queue_log(start: str | None, end: str | None, queue: str | None, timezone: str,
+              output: Path | None, dsn: str | None, conf_dir: Path) -> None:
+    """Asterisk queue_log lines (QueueMetrics, Asternic): docs/queue_log.md."""
+    import psycopg
+
+    from callcenter.errors import CallcenterError
+    from callcenter.reports.queue_log import queue_log_lines
+
+    with reported():
+        s, e = window(start, end, ZoneInfo(timezone))
+        try:
+            with psycopg.connect(store_dsn(dsn, conf_dir), connect_timeout=10) as conn:
+                out = output.open("w", encoding="utf-8") if output else None
+                n = 0
+                try:
+                    for line in queue_log_lines(conn, s, e, queue):
+                        click.echo(line, file=out)
+                        n += 1
+                finally:
+                    if out:
+                        out.close()
+        except psycopg.OperationalError as exc:
+            raise CallcenterError(f"cannot reach the call-event database: "
+                                  f"{str(exc).strip().splitlines()[0]}") from None
+        if output:
+            click.echo(f"wrote {n} lines to {output}", err=True)
+
+
+COMMANDS = (export,)
