@@ -13,6 +13,7 @@ from callcenter.cli import (
     ivr_cmds,
     report_cmds,
     site_cmds,
+    top_cmd,
 )
 
 __all__ = ["main"]
@@ -26,5 +27,5 @@ def main() -> None:
 
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
                 *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS,
-                *export_cmds.COMMANDS):
+                *export_cmds.COMMANDS, *top_cmd.COMMANDS):
     main.add_command(command)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
+from callcenter.cli import main
 from callcenter.sipp import Sipp, pause, uac_scenario
 from callcenter.store import Cluster
 from tests.fix_asterisk import METRICS_PORT, RunningAsterisk
@@ -72,6 +74,8 @@ def test_every_call_recorded_once_through_outage_and_kill(
             metrics = resp.read().decode()
         assert 'callcenter_queue_answered_today{queue="tech"} 1.0' in metrics
         assert "callcenter_store_up 1.0" in metrics
+        top = CliRunner().invoke(main, ["top", "--once", "--conf", str(asterisk.conf_dir)])
+        assert top.exit_code == 0 and "Li Na" in top.output and "on_call" not in top.output
         # 2. the database goes away: an answered call and a caller who gives up behind it
         own_cluster.stop()
         long_call = threading.Thread(target=call, args=(sipp, "3", 14000, results,
