@@ -7,6 +7,7 @@ import click
 from callcenter import __version__
 from callcenter.cli import (
     asterisk_cmds,
+    contacts_cmds,
     daemon_cmds,
     db_cmds,
     export_cmds,
@@ -27,5 +28,6 @@ def main() -> None:
 
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
                 *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS,
-                *export_cmds.COMMANDS, *top_cmd.COMMANDS):
+                *export_cmds.COMMANDS, *top_cmd.COMMANDS,
+                *contacts_cmds.COMMANDS):
     main.add_command(command)

@@ -74,7 +74,14 @@ class Daemon:
         self.ami.on_event("OriginateResponse", self.queues.on_originate_response)
         self.ami.on_event("UserEvent", self.queues.on_user_event)
         self.ami.on_event("UserEvent", self._on_user_event)
-        self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues, self.recorder)
+        # contacts: the store's table (imported with `callcenter contacts import`), then the
+        # site file's contact file
+        from callcenter.ivr.engine import site_contacts
+        from callcenter.store.contacts import PgContacts
+
+        self.contacts = PgContacts(lambda: self.recorder.pool, fallback=site_contacts(site))
+        self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues, self.recorder,
+                               self.contacts)
         self.ami.on_event("Hangup", lambda msg: self.flows.on_hangup(msg.get("Uniqueid", "")))
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents})

@@ -36,8 +36,10 @@ class FlowCalls:
 
     def __init__(self, site: Site, conf_dir: Path,
                  clock_offset: dt.timedelta = dt.timedelta(0),
-                 queues: QueueService | None = None, recorder: Any = None):
+                 queues: QueueService | None = None, recorder: Any = None,
+                 contacts: Any = None):
         self.site = site
+        self.contacts = contacts
         self.recorder = recorder if recorder is not None else NullRecorder()
         self.started: dict[str, tuple[float, str]] = {}  # call -> start time, flow outcome
         self.queues = queues
@@ -70,7 +72,8 @@ class FlowCalls:
             if flow not in self.site.flows:
                 raise AgiError(f"no flow named {flow!r} in the site")
             outcome = await run_flow(self.site, flow, io, number=number,
-                                     on_node=lambda n: _visit(active, n), on_event=on_event)
+                                     on_node=lambda n: _visit(active, n), on_event=on_event,
+                                     contacts=self.contacts)
             kind, target = outcome.kind, outcome.target or ""
             detail = ",".join(outcome.path)
             self._record(session, flow, kind, target, detail, active, io)

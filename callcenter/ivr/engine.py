@@ -19,6 +19,7 @@ turns it into a `caller_hangup` outcome at the node where it happened."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from callcenter.ivr.contacts import ContactBook, normalise_number
 from callcenter.site.hours import is_open
 from callcenter.site.model import Site
 
-__all__ = ["CallIO", "FlowError", "Outcome", "region_of", "run_flow"]
+__all__ = ["CallIO", "FlowError", "Outcome", "region_of", "run_flow", "site_contacts"]
 
 log = logging.getLogger(__name__)
 _DTMF = re.compile(r"[^0-9*#]")
@@ -81,7 +82,7 @@ def region_of(site: Site, number: str) -> str:
     return best
 
 
-def _contacts(site: Site) -> ContactBook | None:
+def site_contacts(site: Site) -> ContactBook | None:
     if not site.spec.contacts:
         return None
     p = Path(site.spec.contacts)
@@ -216,6 +217,8 @@ class _Run:
             return node.otherwise
         if isinstance(node, n.Lookup):
             found = self.contacts.find(self.vars["caller"]) if self.contacts else None
+            if inspect.isawaitable(found):  # the live calls' source asks PostgreSQL
+                found = await found
             if found is None:
                 return node.on_missing or node.next
             self.vars.update(contact_name=found.name, vip=str(found.vip), region=found.region,
@@ -260,7 +263,7 @@ async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
     from callcenter.ivr.check import compiled_flows
 
     flows = compiled_flows(site)
-    run = _Run(site, io, number, on_node, contacts if contacts is not None else _contacts(site),
+    run = _Run(site, io, number, on_node, contacts if contacts is not None else site_contacts(site),
                on_event)
     current_flow = flows[flow]
     node_name = current_flow.entry

@@ -129,7 +129,7 @@ class EventRecorder:
             except Exception as exc:
                 self._down(exc)
                 await asyncio.sleep(5)
-        self._pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=2, open=False,
+        self._pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=4, open=False,
                                          timeout=3, kwargs={"connect_timeout": 5},
                                          check=AsyncConnectionPool.check_connection)
         await self._pool.open(wait=False)
@@ -181,6 +181,11 @@ class EventRecorder:
             with contextlib.suppress(Exception):
                 await self._pool.close(timeout=1)
         self.spool.close()
+
+    @property
+    def pool(self) -> Any:
+        """The open connection pool (for lookups on live calls), or None before connecting."""
+        return self._pool
 
     @property
     def position(self) -> Position:
