@@ -31,6 +31,10 @@ def edges(node: Any) -> Iterator[tuple[str, str, tuple]]:
     elif isinstance(node, n.Input):
         yield "ok", node.next, ("next",)
         yield "fail", node.on_fail, ("on_fail",)
+    elif isinstance(node, n.Survey):
+        yield "answered", node.next, ("next",)
+        if node.on_fail:
+            yield "fail", node.on_fail, ("on_fail",)
     elif isinstance(node, n.Branch):
         for i, case in enumerate(node.cases):
             yield _describe(case.when), case.next, ("cases", i, "next")
@@ -77,6 +81,8 @@ def _vars_used(node: Any) -> list[tuple[str, tuple]]:
 def _vars_set(node: Any, label: str) -> set[str]:
     if isinstance(node, n.Input) and label == "ok":
         return {node.var}
+    if isinstance(node, n.Survey) and label == "answered":
+        return {f"survey_{node.question}"}
     if isinstance(node, n.Set):
         return set(node.vars)
     if isinstance(node, n.Lookup) and label == "found":
@@ -171,7 +177,7 @@ def _reachable(flow: n.Flow) -> set[str]:
 
 def _silent_cycles(flow: n.Flow) -> list[list[str]]:
     """Cycles made only of nodes that never wait for the caller (menu and input wait)."""
-    silent = {k for k, v in flow.nodes.items() if not isinstance(v, n.Menu | n.Input)}
+    silent = {k for k, v in flow.nodes.items() if not isinstance(v, n.Menu | n.Input | n.Survey)}
     found: list[list[str]] = []
     state: dict[str, int] = {}
 

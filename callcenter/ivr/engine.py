@@ -110,6 +110,7 @@ class _Run:
         self.io = io
         self.on_node = on_node
         self.on_event = on_event
+        self.flow = ""  # the flow the current node belongs to (goto changes it)
         self.contacts = contacts
         self.priority = 0
         self.path: list[str] = []
@@ -210,6 +211,21 @@ class _Run:
                 if attempt < node.retries and node.invalid_prompt:
                     await io.play([node.invalid_prompt], interruptible=False)
             return node.on_fail
+        if isinstance(node, n.Survey):
+            for attempt in range(node.retries + 1):
+                first, self.pending = self.pending or "", None
+                got = (first or _DTMF.sub("", await io.read_digits(
+                    node.prompt, 1, node.timeout, "#")))[:1]
+                if got:
+                    self.digits.append(got)
+                if got.isdigit() and 1 <= int(got) <= node.scale:
+                    self.vars[f"survey_{node.question}"] = got
+                    self.emit("survey.answer", flow=self.flow, question=node.question,
+                              score=int(got), scale=node.scale)
+                    return node.next
+                if attempt < node.retries and node.invalid_prompt:
+                    await io.play([node.invalid_prompt], interruptible=False)
+            return node.on_fail or node.next
         if isinstance(node, n.Branch):
             for case in node.cases:
                 if self.test(case.when):
@@ -278,6 +294,7 @@ async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
             node_name = current_flow.entry
             continue
         mark = len(run.digits)
+        run.flow = current_flow.name
         try:
             result = await run.step(node_name, node)
         except CallerHangup:

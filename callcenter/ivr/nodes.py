@@ -8,9 +8,9 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from callcenter.errors import Problem
@@ -75,6 +75,22 @@ class Input:
     timeout: float = 8.0
     retries: int = 2
     invalid_prompt: Key | None = None
+
+
+@dataclass(config=_STRICT)
+class Survey:
+    """Ask one satisfaction question: one key 1..scale, kept in `survey_<question>` and
+    recorded as a survey answer; retried on a wrong key, then on_fail (or next)."""
+
+    type: Literal["survey"]
+    question: Key
+    prompt: Key
+    next: Key
+    scale: Annotated[int, Field(ge=2, le=9)] = 5
+    timeout: float = 6.0
+    retries: int = 1
+    invalid_prompt: Key | None = None
+    on_fail: Key | None = None
 
 
 @dataclass(config=_STRICT)
@@ -175,10 +191,11 @@ class Hangup:
     prompt: Key | None = None
 
 
-Node = (Play | Say | Menu | Input | Branch | Lookup | Set | Queue | Transfer | Voicemail | Goto
-        | Hangup)
+Node = (Play | Say | Menu | Input | Survey | Branch | Lookup | Set | Queue | Transfer
+        | Voicemail | Goto | Hangup)
 NODE_TYPES: dict[str, type] = {
-    "play": Play, "say": Say, "menu": Menu, "input": Input, "branch": Branch,
+    "play": Play, "say": Say, "menu": Menu, "input": Input, "survey": Survey,
+    "branch": Branch,
     "lookup": Lookup, "set": Set, "queue": Queue, "transfer": Transfer,
     "voicemail": Voicemail, "goto": Goto, "hangup": Hangup,
 }
