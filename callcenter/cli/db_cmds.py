@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from callcenter.cli.common import reported
+from callcenter.cli.report_cmds import conf_option, dsn_option, store_dsn
 
 __all__ = ["COMMANDS"]
 
@@ -18,22 +18,16 @@ def db() -> None:
 
 
 @db.command()
-@click.option("--dsn", default=lambda: os.environ.get("CALLCENTER_DSN"),
-              help="PostgreSQL connection string ($CALLCENTER_DSN). Without one, a private "
-              "cluster under --state is created and started.")
-@click.option("--state", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("/var/lib/callcenter/pg"), show_default=True)
-def upgrade(dsn: str | None, state: Path) -> None:
-    """Apply the schema migrations that are missing (safe to run twice)."""
-    from callcenter.store import SCHEMA_VERSION, Cluster
+@dsn_option
+@conf_option
+def upgrade(dsn: str | None, conf_dir: Path) -> None:
+    """Apply the schema migrations that are missing (safe to run twice). Without a DSN, the
+    daemon's private cluster under --conf is created and started."""
+    from callcenter.store import SCHEMA_VERSION
     from callcenter.store import upgrade as run_upgrade
 
     with reported():
-        if not dsn:
-            cluster = Cluster(state)
-            cluster.start()
-            dsn = cluster.dsn()
-        applied = run_upgrade(dsn)
+        applied = run_upgrade(store_dsn(dsn, conf_dir))
         click.echo(f"schema at version {SCHEMA_VERSION}" +
                    (f" (applied {', '.join(map(str, applied))})" if applied else
                     " (nothing to do)"))

@@ -120,18 +120,22 @@ def test_every_call_recorded_once_through_outage_and_kill(
     late = [r for r in rows if r["stored_at"] - r["at"] > dt.timedelta(seconds=3)]
     assert late, "nothing waited in the spool during the outage"
     assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
-    _check_report(dsn, started)
+    _check_report(dsn, started, answered_by_phone=phone.count("SuccessfulCall"))
 
 
-def _check_report(dsn: str, started: dt.datetime) -> None:
-    """The summary report counts the queue calls SIPp made."""
+def _check_report(dsn: str, started: dt.datetime, answered_by_phone: int) -> None:
+    """The reports count what SIPp did: 3 callers queued (the phone answered 2, one gave
+    up), 2 reached the closed branch."""
     from callcenter.reports import Filters, build_report
 
+    window = Filters(start=started - dt.timedelta(minutes=1),
+                     end=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
     with psycopg.connect(dsn) as conn:
-        report = build_report(conn, "summary", Filters(
-            start=started - dt.timedelta(minutes=1), end=dt.datetime.now(dt.UTC)
-            + dt.timedelta(minutes=1)))
-    figures = dict(zip(report.columns, report.rows[-1], strict=False))
-    assert figures["offered"] == 3
-    assert figures["answered"] == 2
-    assert figures["abandoned"] == 1
+        (s,) = build_report(conn, "summary", window).records()
+        ivr = build_report(conn, "ivr", window).records()
+        agents = {r["agent"]: r for r in build_report(conn, "agents", window).records()}
+    assert s["offered"] == 3 and s["abandoned"] == 1
+    assert s["answered"] == answered_by_phone == 2
+    assert sum(r["calls"] for r in ivr) == 5
+    assert sum(r["calls"] for r in ivr if r["last_node"] == "closed") == 2
+    assert agents["1002"]["handled"] == 2
