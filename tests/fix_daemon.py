@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,9 +18,10 @@ import pytest
 from callcenter.daemon.app import status_socket
 from callcenter.daemon.status import query_status
 from callcenter.errors import CallcenterError
-from callcenter.store import Cluster, upgrade
+from callcenter.store import Cluster
 
 from .fix_asterisk import RunningAsterisk
+from .fix_postgres import fresh_database
 
 
 @dataclass
@@ -83,14 +83,6 @@ def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT,
     return daemon
 
 
-def fresh_database(cluster: Cluster, name: str) -> str:
-    """An empty database of the current schema in the session's throwaway cluster."""
-    name = "t_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[-40:]
-    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    upgrade(cluster.dsn(name))
-    return cluster.dsn(name)
 
 
 def stored_events(dsn: str, kind: str | None = None) -> list[dict]:

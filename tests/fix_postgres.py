@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from callcenter.store import Cluster
+from callcenter.store import Cluster, upgrade
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+def fresh_database(cluster: Cluster, name: str) -> str:
+    """An empty database of the current schema in the session's throwaway cluster."""
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[-40:]
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    upgrade(cluster.dsn(name))
+    return cluster.dsn(name)
+
+
+@contextmanager
+def throwaway_cluster(port: int) -> Iterator[Cluster]:
+    """A started cluster in a temporary folder, removed afterwards."""
     # outside pytest's 0700 temp root: as root the cluster runs as the postgres user
     base = Path(tempfile.mkdtemp(prefix="cc-pg-"))
     base.chmod(0o755)
-    cluster = Cluster(base / "cluster", port=15432)
+    cluster = Cluster(base / "cluster", port=port)
     cluster.start()
     try:
         yield cluster
@@ -26,7 +40,20 @@ def pg_cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    with throwaway_cluster(15432) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A cluster of the test's own, for tests that stop and start it."""
+    with throwaway_cluster(15433) as cluster:
+        yield cluster
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "pg_cluster" in getattr(item, "fixturenames", ()):
+        if {"pg_cluster", "own_cluster"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from callcenter.cli import main
 from callcenter.store import Cluster
 from callcenter.store.contacts import PgContacts
-from tests.fix_daemon import fresh_database
+from tests.fix_postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import signal
-import tempfile
 import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,24 +19,12 @@ from callcenter.cli import main
 from callcenter.sipp import Sipp, pause, uac_scenario
 from callcenter.store import Cluster
 from tests.fix_asterisk import METRICS_PORT, RunningAsterisk
-from tests.fix_daemon import CLOSED_AT, fresh_database, start_daemon, stored_events
+from tests.fix_daemon import CLOSED_AT, start_daemon, stored_events
+from tests.fix_postgres import fresh_database
 from tests.integration.test_acd_live import agent, phone_up
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp, pytest.mark.postgres, pytest.mark.slow]
 
-
-@pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
-    """A cluster of this test's own: it is stopped and started in the middle of the run."""
-    base = Path(tempfile.mkdtemp(prefix="cc-pg-e2e-"))
-    base.chmod(0o755)
-    cluster = Cluster(base / "cluster", port=15434)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def call(sipp: Sipp, keys: str, talk_ms: int, results: list, number: str) -> None:

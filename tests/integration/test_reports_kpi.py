@@ -14,7 +14,7 @@ import pytest
 from callcenter.reports import Filters, ReportError, build_report
 from callcenter.store import Cluster
 from callcenter.store.events import Event, new_event
-from tests.fix_daemon import fresh_database
+from tests.fix_postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
 

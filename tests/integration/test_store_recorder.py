@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from callcenter.store import Cluster, upgrade
+from callcenter.store import Cluster
 from callcenter.store.events import new_event
 from callcenter.store.recorder import EventRecorder
 from callcenter.store.spool import Spool
+from tests.fix_postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 
-def fresh_db(cluster: Cluster, name: str) -> str:
-    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    dsn = cluster.dsn(name)
-    upgrade(dsn)
-    return dsn
 
 
 def stored(dsn: str) -> list[tuple[str, int]]:
@@ -52,7 +43,7 @@ async def run_until(rec: EventRecorder, done, timeout: float = 30) -> None:
 
 
 def test_batches_in_order_and_checkpoint(pg_cluster: Cluster, tmp_path: Path) -> None:
-    dsn = fresh_db(pg_cluster, "rec_order")
+    dsn = fresh_database(pg_cluster, "rec_order")
     rec = EventRecorder(tmp_path / "spool", lambda: dsn, batch=100)
 
     async def go() -> None:
@@ -69,22 +60,10 @@ def test_batches_in_order_and_checkpoint(pg_cluster: Cluster, tmp_path: Path) ->
     assert events == []
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
-    base = Path(tempfile.mkdtemp(prefix="cc-pg-outage-"))
-    base.chmod(0o755)
-    cluster = Cluster(base / "cluster", port=15433)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
 
 def test_outage_spools_then_replays_exactly_once(own_cluster: Cluster,
                                                  tmp_path: Path) -> None:
-    dsn = fresh_db(own_cluster, "rec_outage")
+    dsn = fresh_database(own_cluster, "rec_outage")
     rec = EventRecorder(tmp_path / "spool", lambda: dsn, batch=50)
 
     async def go() -> None:
@@ -117,7 +96,7 @@ def test_outage_spools_then_replays_exactly_once(own_cluster: Cluster,
 
 def test_replay_after_crash_between_insert_and_checkpoint(pg_cluster: Cluster,
                                                           tmp_path: Path) -> None:
-    dsn = fresh_db(pg_cluster, "rec_replay")
+    dsn = fresh_database(pg_cluster, "rec_replay")
     spool = Spool(tmp_path / "spool")
     events = [new_event("queue.abandon", call_id=f"b{n}", n=n) for n in range(300)]
     for e in events:
@@ -135,7 +114,7 @@ def test_replay_after_crash_between_insert_and_checkpoint(pg_cluster: Cluster,
 
 
 def test_torn_line_is_dropped_not_fatal(pg_cluster: Cluster, tmp_path: Path) -> None:
-    dsn = fresh_db(pg_cluster, "rec_torn")
+    dsn = fresh_database(pg_cluster, "rec_torn")
     spool = Spool(tmp_path / "spool")
     for n in range(5):
         spool.append(new_event("call.end", call_id=f"t{n}", n=n))
@@ -168,7 +147,7 @@ asyncio.run(main())
 
 
 def test_sigkill_loses_no_acknowledged_event(pg_cluster: Cluster, tmp_path: Path) -> None:
-    dsn = fresh_db(pg_cluster, "rec_kill")
+    dsn = fresh_database(pg_cluster, "rec_kill")
     proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(tmp_path / "spool")],
                             stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     acked = -1
