@@ -15,9 +15,10 @@ __all__ = ["build_report"]
 _ENTRIES = """
 WITH e AS (
     SELECT q.*,
-        coalesce((%(sl)s::jsonb ->> q.queue)::bigint, %(sl_default)s) * 1000 AS t_ms,
+        coalesce(t.seconds::bigint, %(sl_default)s) * 1000 AS t_ms,
         (q.outcome = 'abandoned' AND q.wait_ms < %(short_ms)s) AS short
     FROM queue_entries q
+    LEFT JOIN jsonb_each_text(%(sl)s::jsonb) AS t(queue, seconds) ON t.queue = q.queue
     WHERE q.entered_at >= %(start)s AND q.entered_at < %(end)s
       AND (%(site)s::text IS NULL OR q.site = %(site)s)
       AND (%(queue)s::text IS NULL OR q.queue = %(queue)s)
