@@ -31,22 +31,51 @@ SELECT {group} AS grp,
         AS abandoned,
     count(*) FILTER (WHERE short) AS short_abandoned,
     count(*) FILTER (WHERE abandoned_ringing) AS abandoned_ringing,
-    avg(wait_ms) FILTER (WHERE outcome = 'answered') AS asa_ms,
-    avg(wait_ms) FILTER (WHERE outcome <> 'unfinished' AND (NOT short OR %(count_short)s))
-        AS avg_wait_ms,
+    sum(wait_ms) FILTER (WHERE outcome = 'answered') AS asa_sum,
+    sum(wait_ms) FILTER (WHERE outcome <> 'unfinished' AND (NOT short OR %(count_short)s))
+        AS wait_sum,
+    count(wait_ms) FILTER (WHERE outcome <> 'unfinished' AND (NOT short OR %(count_short)s))
+        AS wait_n,
     max(wait_ms) AS max_wait_ms,
     count(*) FILTER (WHERE outcome = 'answered' AND wait_ms <= t_ms) AS answered_within,
     count(*) FILTER (WHERE outcome = 'abandoned' AND wait_ms > t_ms) AS abandoned_after,
-    avg(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0))
-        FILTER (WHERE outcome = 'answered' AND talk_ms IS NOT NULL) AS aht_ms,
+    sum(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0))
+        FILTER (WHERE outcome = 'answered' AND talk_ms IS NOT NULL) AS aht_sum,
+    count(talk_ms) FILTER (WHERE outcome = 'answered') AS aht_n,
     count(*) FILTER (WHERE outcome = 'callback') AS callbacks_requested,
     count(*) FILTER (WHERE callback_result = 'completed') AS callbacks_completed,
     count(*) FILTER (WHERE outcome = 'overflowed') AS overflowed,
     count(*) FILTER (WHERE transferred_to IS NOT NULL) AS transferred,
     count(*) FILTER (WHERE outcome = 'unfinished') AS unfinished,
     min(t_ms) AS t_min, max(t_ms) AS t_max
-FROM e GROUP BY grp ORDER BY grp
+FROM e GROUP BY grp
 """
+_OUTER_MAX = {"max_wait_ms", "t_max"}
+
+# hourly and daily: local time of day costs a time-zone conversion per row, so entries are
+# first summed in 15-minute UTC buckets (whole for every zone offset) and only each bucket's
+# start is converted
+_BUCKETED = {
+    "hourly": "extract(hour FROM to_timestamp(grp * 900) AT TIME ZONE %(tz)s)::int",
+    "daily": "extract(isodow FROM to_timestamp(grp * 900) AT TIME ZONE %(tz)s)::int",
+}
+
+
+_SUMMED = ("offered", "answered", "abandoned", "short_abandoned", "abandoned_ringing",
+           "asa_sum", "wait_sum", "wait_n", "answered_within", "abandoned_after", "aht_sum",
+           "aht_n", "callbacks_requested", "callbacks_completed", "overflowed", "transferred",
+           "unfinished")
+
+
+def _entries_sql(name: str) -> str:
+    if name not in _BUCKETED:
+        return _ENTRIES.replace("{group}", _GROUPS[name])
+    inner = _ENTRIES.replace("{group}", "floor(extract(epoch FROM entered_at) / 900)::bigint")
+    outer = ", ".join([*(f"sum({c})::bigint AS {c}" for c in _SUMMED),
+                       "max(max_wait_ms) AS max_wait_ms", "min(t_min) AS t_min",
+                       "max(t_max) AS t_max"])
+    return f"SELECT {_BUCKETED[name]} AS grp, {outer} FROM ({inner}) buckets GROUP BY 1"
+
 
 _UNSTAFFED = """
 SELECT {group} AS grp, count(*) FROM events
@@ -77,6 +106,10 @@ def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
+def _avg(total: Any, n: Any) -> float | None:
+    return float(total) / n if n and total is not None else None
+
+
 def _secs(ms: Any) -> float | None:
     return None if ms is None else round(float(ms) / 1000, 1)
 
@@ -103,7 +136,7 @@ def _conventions(f: Filters, thresholds: set[int]) -> list[str]:
 
 def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]], set[int]]:
     params = f.params()
-    cur = conn.execute(_ENTRIES.replace("{group}", _GROUPS[name]), params)
+    cur = conn.execute(_entries_sql(name), params)
     cols = [d.name for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     unstaffed = dict(conn.execute(_UNSTAFFED.replace("{group}", _EVENT_GROUPS[name]),
@@ -130,9 +163,11 @@ def _figures(r: dict[str, Any], f: Filters) -> dict[str, Any]:
             "answer_rate": _rate(r["answered"], r["offered"]), "abandoned": r["abandoned"],
             "short_abandoned": r["short_abandoned"],
             "abandoned_ringing": r["abandoned_ringing"],
-            "asa_s": _secs(r.get("asa_ms")), "avg_wait_s": _secs(r.get("avg_wait_ms")),
+            "asa_s": _secs(_avg(r.get("asa_sum"), r["answered"])),
+            "avg_wait_s": _secs(_avg(r.get("wait_sum"), r.get("wait_n"))),
             "max_wait_s": _secs(r.get("max_wait_ms")), "service_level": _service_level(r, f),
-            "aht_s": _secs(r.get("aht_ms")), "callbacks_requested": r["callbacks_requested"],
+            "aht_s": _secs(_avg(r.get("aht_sum"), r.get("aht_n"))),
+            "callbacks_requested": r["callbacks_requested"],
             "callbacks_completed": r["callbacks_completed"], "overflowed": r["overflowed"],
             "transferred": r["transferred"], "unstaffed": r.get("unstaffed", 0),
             "unfinished": r["unfinished"]}
