@@ -114,8 +114,8 @@ def _agent_days(days: int, start: dt.datetime):
                                        state == "ready" and prev == "paused" else 0)
 
 
-def fill(dsn: str, calls: int, days: int) -> tuple[int, float]:
-    rng = random.Random(7)
+def fill(dsn: str, calls: int, days: int, seed: int = 7) -> tuple[int, float]:
+    rng = random.Random(seed)
     start = dt.datetime.now(SH).replace(hour=0, minute=0, second=0, microsecond=0) - \
         dt.timedelta(days=days)
     n, t0 = 0, time.perf_counter()
@@ -181,6 +181,14 @@ def main() -> int:
             t0 = time.perf_counter()
             build_report(conn, "summary", Filters(start=now - dt.timedelta(days=1), end=now))
             print(f"report summary, last day only: {time.perf_counter() - t0:.3f} s")
+        # live traffic: 1,000 more calls, then the fold a report pays first
+        n, _ = fill(dsn, 1000, 1, seed=11)
+        with psycopg.connect(dsn) as conn:
+            t0 = time.perf_counter()
+            refresh(conn)
+            conn.commit()
+            print(f"incremental fold of 1,000 new calls ({n:,} events): "
+                  f"{time.perf_counter() - t0:.3f} s")
     finally:
         if cluster is not None:
             cluster.stop()

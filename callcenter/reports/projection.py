@@ -73,7 +73,7 @@ FROM (
             FILTER (WHERE e.kind = 'queue.callback_result'))[1] AS callback_result,
         max(e.seq) AS last_seq
     FROM events e JOIN touched t ON e.data->>'entry' = t.entry
-    WHERE e.kind LIKE 'queue.%%' AND e.seq <= %(hi)s
+    WHERE e.data ? 'entry' AND e.kind LIKE 'queue.%%' AND e.seq <= %(hi)s
     GROUP BY e.data->>'entry'
 ) folded
 WHERE entered_at IS NOT NULL
@@ -92,6 +92,11 @@ def refresh(conn: Any) -> int:
             return 0
         conn.execute(_TOUCHED, {"lo": lo, "hi": hi})
         conn.execute("ANALYZE touched")
+        if lo:
+            # a few new entries among millions: the planner overestimates the events per
+            # entry and would scan the whole table; the entry index is the right way in
+            conn.execute("SET LOCAL enable_seqscan = off")
+            conn.execute("SET LOCAL jit = off")
         conn.execute(_DELETE)
         conn.execute(_FOLD, {"hi": hi})
         conn.execute("INSERT INTO projections VALUES ('queue_entries', %s) "

@@ -77,6 +77,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX queue_entries_queue_at ON queue_entries (queue, entered_at);
     CREATE INDEX queue_entries_agent_at ON queue_entries (agent_id, entered_at);
     CREATE TABLE projections (name text PRIMARY KEY, seq bigint NOT NULL);
+    -- a fold finds the events of the entries it recomputes by this
+    CREATE INDEX events_entry ON events ((data->>'entry')) WHERE data ? 'entry';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
