@@ -31,7 +31,15 @@ def render_table(report: Report, width: int | None = None) -> str:
     console = Console(record=True, width=width or 160, file=io.StringIO(),
                       force_terminal=False)
     table = Table(title=report.title, title_justify="left")
-    for col in report.columns:
+    if len(report.rows) == 1 and len(report.columns) > 8:
+        # one row of many figures (the summary) reads better as a list
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for c, v in zip(report.columns, report.rows[0], strict=True):
+            table.add_row(c.replace("_", " "), _shown(c, v))
+        report = Report(report.name, report.title, report.columns, [], report.notes,
+                        report.chart)
+    for col in report.columns if report.rows else ():
         table.add_column(col.replace("_", " "), justify="left" if col == report.columns[0]
                          else "right")
     for row in report.rows:
