@@ -3,7 +3,11 @@ million calls read one narrow indexed table instead of re-deriving every call.
 
 `refresh` takes the events stored since the last fold (by `seq`), recomputes just the entries
 they touch from all of those entries' events, and moves the mark — in one transaction, under
-an advisory lock, so two reports never fold twice and a fold is all or nothing."""
+an advisory lock, so two reports never fold twice and a fold is all or nothing.
+
+The mark is only safe if no event can still commit below it, so the fold holds a SHARE lock
+on `events`: it waits for open inserts to commit and holds new ones (daemons' recorders keep
+them in their spools) until it is done."""
 
 from __future__ import annotations
 
@@ -84,6 +88,9 @@ def refresh(conn: Any) -> int:
     """Fold the events stored since the last refresh; return how many were new."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        # seq is handed out at insert but visible at commit: with two writers, or a writer
+        # whose batch is still open, a later seq can be visible first and the mark skip it
+        conn.execute("LOCK TABLE events IN SHARE MODE")
         row = conn.execute("SELECT seq FROM projections WHERE name = 'queue_entries'"
                            ).fetchone()
         lo = row[0] if row else 0

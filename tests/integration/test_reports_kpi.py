@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -219,6 +221,28 @@ def test_replays_and_incremental_folds_change_nothing(pg_cluster: Cluster,
     assert report(dsn, "summary") == report(day_dsn, "summary") != first
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(events)
+
+
+def test_fold_waits_for_an_insert_still_open(pg_cluster: Cluster) -> None:
+    """A batch that took its seq first but commits last is still folded."""
+    dsn = fresh_database(pg_cluster, "kpi_open_writer")
+    slow, quick = (new_event("queue.enter", at=at(t), call_id=f"call-{e}", queue="tech",
+                             site="bj-hq", entry=e, reason="flow")
+                   for e, t in (("slow", "10:00:00"), ("quick", "10:00:05")))
+    sql = ("INSERT INTO events (id, at, kind, call_id, queue, agent_id, site, data) "
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+    with psycopg.connect(dsn) as writer:
+        writer.execute(sql, slow.row())  # open: seq taken, not yet visible
+        insert(dsn, [quick])  # a later seq, committed first
+        with ThreadPoolExecutor(1) as pool:
+            folded = pool.submit(report, dsn, "summary")
+            time.sleep(0.5)
+            assert not folded.done()  # the fold waits for the open insert
+            writer.commit()
+            (s,) = folded.result(timeout=10)
+    assert s["offered"] == 2
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM queue_entries").fetchone()[0] == 2
 
 
 def test_bad_requests_are_clear() -> None:
