@@ -211,6 +211,28 @@ WHERE kind = 'agent.state' AND at > %(start)s AND (data->>'since')::timestamptz 
   AND (%(site)s::text IS NULL OR site = %(site)s)
 GROUP BY 1, 2, 3
 """
+# the state each agent is in now (its last agent.state), counted up to the window's end or
+# now; agent ids are walked through the (agent_id, at) index rather than scanned
+_OPEN_STATES = """
+WITH RECURSIVE agents AS (
+    SELECT min(agent_id) AS id FROM events WHERE agent_id IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(agent_id) FROM events WHERE agent_id > agents.id)
+    FROM agents WHERE agents.id IS NOT NULL
+)
+SELECT agents.id, last.data->>'state', coalesce(last.data->>'reason', ''),
+    extract(epoch FROM least(%(end)s, now()) - greatest(last.at, %(start)s))
+FROM agents
+CROSS JOIN LATERAL (
+    SELECT at, data, site FROM events
+    WHERE agent_id = agents.id AND kind = 'agent.state'
+    ORDER BY at DESC, seq DESC LIMIT 1
+) AS last
+WHERE agents.id IS NOT NULL AND last.at < least(%(end)s, now())
+  AND (%(agent)s::text IS NULL OR agents.id = %(agent)s)
+  AND (%(site)s::text IS NULL OR last.site = %(site)s)
+  AND least(%(end)s, now()) > %(start)s
+"""
 _HANDLED = """
 SELECT agent_id, count(*), avg(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0)),
     sum(coalesce(talk_ms, 0)), sum(coalesce(wrap_ms, 0))
@@ -235,8 +257,10 @@ def _agents(conn: Any, f: Filters) -> Report:
     handled = {r[0]: r[1:] for r in conn.execute(_HANDLED, p).fetchall()}
     missed = dict(conn.execute(_MISSED, p).fetchall())
     states: dict[str, dict[tuple[str, str], float]] = {}
-    for agent, state, reason, secs in conn.execute(_STATES, p).fetchall():
-        states.setdefault(agent, {})[(state, reason)] = float(secs)
+    for query in (_STATES, _OPEN_STATES):
+        for agent, state, reason, secs in conn.execute(query, p).fetchall():
+            key = (state, reason)
+            states.setdefault(agent, {})[key] = states.get(agent, {}).get(key, 0.0) + float(secs)
     rows = []
     for agent in sorted(set(handled) | set(missed) | set(states)):
         st = states.get(agent, {})
@@ -254,8 +278,8 @@ def _agents(conn: Any, f: Filters) -> Report:
                    "logged_in_min", "paused_min", "pause_by_reason", "occupancy"], rows,
                   [f"window: {f.start:%Y-%m-%d %H:%M %Z} to before {f.end:%Y-%m-%d %H:%M %Z}",
                    "handled: answered calls that entered the queue in the window",
-                   "state times: intervals of agent.state clipped to the window (the "
-                   "current state, still open, is not counted)",
+                   "state times: intervals of agent.state clipped to the window; an "
+                   "agent's current state counts up to now",
                    "occupancy: (on call + wrap-up) ÷ (logged in − paused)"])
 
 

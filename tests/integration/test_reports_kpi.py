@@ -201,6 +201,37 @@ def test_queues_agents_trunks_ivr_surveys(day_dsn: str) -> None:
         "1:0 2:1 3:0 4:1 5:1"
 
 
+def test_an_agents_current_state_counts_up_to_now(pg_cluster: Cluster) -> None:
+    dsn = fresh_database(pg_cluster, "kpi_open_state")
+    now = dt.datetime.now(SH).replace(microsecond=0)
+    ago = lambda minutes: now - dt.timedelta(minutes=minutes)  # noqa: E731
+    insert(dsn, [
+        new_event("agent.state", at=ago(120), agent_id="a3", site="bj-hq", state="ready",
+                  reason="", prev="logged_out", prev_reason="", since=ago(600).isoformat(),
+                  device="8003"),
+        new_event("agent.state", at=ago(30), agent_id="a3", site="bj-hq", state="paused",
+                  reason="meeting", prev="ready", prev_reason="", since=ago(120).isoformat(),
+                  device="8003"),
+        new_event("agent.state", at=ago(60), agent_id="a4", site="sh-branch",
+                  state="logged_out", reason="", prev="ready", prev_reason="",
+                  since=ago(90).isoformat(), device="8004"),
+    ])
+
+    def agents(start: dt.datetime, end: dt.datetime, **kw: object) -> dict[str, dict]:
+        rows = report(dsn, "agents", Filters(start=start, end=end, **kw))  # type: ignore[arg-type]
+        return {r["agent"]: r for r in rows}
+
+    a = agents(ago(180), now + dt.timedelta(hours=1))
+    assert abs(a["a3"]["logged_in_min"] - 120) <= 0.2  # 90 ready, 30 paused so far
+    assert abs(a["a3"]["paused_min"] - 30) <= 0.2
+    assert a["a3"]["pause_by_reason"].startswith("meeting 30.")
+    assert a["a4"]["logged_in_min"] == 30.0  # logged out: nothing open
+    past = agents(ago(180), ago(60))  # a window already over: the pause began after it
+    assert past["a3"]["logged_in_min"] == 60.0 and past["a3"]["paused_min"] == 0.0
+    assert set(agents(ago(180), now, site="sh-branch")) == {"a4"}
+    assert agents(now + dt.timedelta(hours=1), now + dt.timedelta(hours=2)) == {}
+
+
 def test_filters(day_dsn: str) -> None:
     (s,) = report(day_dsn, "summary", tuesday(queue="sales"))
     assert (s["offered"], s["answered"], s["callbacks_requested"]) == (2, 1, 1)
