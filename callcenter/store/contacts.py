@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 COLUMNS = ("number", "name", "vip", "region", "language")
 LANGUAGES = ("zh", "yue", "en")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE]\+?\d+$")  # Excel's 1.38001E+10
 
 
 class ContactFileError(CallcenterError):
@@ -75,6 +76,10 @@ def _check_row(path: Path, line: int, row: dict[str, str]) -> tuple[Contact | No
     number = normalise_number(raw)
     if not raw:
         bad("number", "empty — every contact needs a phone number")
+    elif _SCIENTIFIC.match(raw):
+        # the digits past the mantissa are gone: no repair is possible from this file
+        bad("number", f"Excel wrote {raw!r} in scientific notation and lost digits — format "
+            "the column as Text in Excel, retype or paste the numbers, and save again")
     elif re.search(r"[^\d +()-]", raw) or not 5 <= len(number) <= 15:
         bad("number", f"{raw!r} is not a phone number — digits only (5–15), optionally "
             "with +86, spaces or dashes")

@@ -28,6 +28,7 @@ GOOD_AND_BAD = """number,name,vip,region,language
 13800138000,Zhao Lei again,1,,zh
 13500135000,"Qian, Hong",1,Sichuan,yue
 13400134000,Extra,0,,zh,surplus
+1.38001E+10,Excel Mangled,0,,zh
 """
 
 
@@ -46,7 +47,7 @@ def test_import_reports_bad_rows_and_stores_good_ones(pg_cluster: Cluster,
     f = tmp_path / "contacts.csv"
     f.write_text(GOOD_AND_BAD, encoding="utf-8")
     dry = invoke("contacts", "import", str(f), "--dsn", dsn, "--dry-run")
-    assert dry.exit_code == 1 and "3 good rows, 5 rejected" in dry.output and count(dsn) == 0
+    assert dry.exit_code == 1 and "3 good rows, 6 rejected" in dry.output and count(dsn) == 0
     res = invoke("contacts", "import", str(f), "--dsn", dsn, "--errors",
                  str(tmp_path / "errors.csv"))
     assert res.exit_code == 1
@@ -56,8 +57,9 @@ def test_import_reports_bad_rows_and_stores_good_ones(pg_cluster: Cluster,
     assert f"{f}:6: language: 'fr'" in out
     assert f"{f}:7: number: 13800138000 is already on line 2" in out
     assert f"{f}:9: -: more cells than columns" in out
-    assert "imported 3, updated 0, removed 0, rejected 5" in out
-    assert len((tmp_path / "errors.csv").read_text().splitlines()) == 6
+    assert f"{f}:10: number: Excel wrote '1.38001E+10' in scientific notation" in out
+    assert "imported 3, updated 0, removed 0, rejected 6" in out
+    assert len((tmp_path / "errors.csv").read_text().splitlines()) == 7
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT name, vip, language FROM contacts WHERE number = "
                             "'13500135000'").fetchone() == ("Qian, Hong", 1, "yue")
