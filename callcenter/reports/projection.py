@@ -23,7 +23,7 @@ CREATE TEMP TABLE touched ON COMMIT DROP AS
     WHERE seq > %(lo)s AND seq <= %(hi)s AND kind LIKE 'queue.%%' AND data ? 'entry'
 """
 _DELETE = "DELETE FROM queue_entries q USING touched t WHERE q.entry = t.entry"
-_FOLD = """
+_INSERT = """
 INSERT INTO queue_entries
 SELECT entry, call_id, queue, site, entered_at, reason, from_queue, priority, caller,
        outcome,
@@ -33,7 +33,9 @@ SELECT entry, call_id, queue, site, entered_at, reason, from_queue, priority, ca
        answered_at, agent_id, ring_ms, talk_ms, wrap_ms, completed_by, transferred_to,
        missed_rings, abandoned_ringing, overflow_target, callback_result, last_seq
 FROM (
-    SELECT e.data->>'entry' AS entry,
+"""
+# one entry's events -> its row; `e` is the entry's events
+_AGGREGATES = """
         (array_agg(e.call_id ORDER BY e.seq) FILTER (WHERE e.kind = 'queue.enter'))[1] AS call_id,
         (array_agg(e.queue ORDER BY e.seq) FILTER (WHERE e.kind = 'queue.enter'))[1] AS queue,
         (array_agg(e.site ORDER BY e.seq) FILTER (WHERE e.kind = 'queue.enter'))[1] AS site,
@@ -76,16 +78,27 @@ FROM (
         (array_agg(e.data->>'result' ORDER BY e.seq DESC)
             FILTER (WHERE e.kind = 'queue.callback_result'))[1] AS callback_result,
         max(e.seq) AS last_seq
-    FROM events e JOIN touched t ON e.data->>'entry' = t.entry
-    WHERE e.data ? 'entry' AND e.kind LIKE 'queue.%%' AND e.seq <= %(hi)s
-    GROUP BY e.data->>'entry'
-) folded
-WHERE entered_at IS NOT NULL
 """
+_EVENTS = "e.data ? 'entry' AND e.kind LIKE 'queue.%%' AND e.seq <= %(hi)s"
+# every touched entry at once: one pass over the events, grouped (the first fold)
+_FOLD_ALL = (_INSERT + "    SELECT e.data->>'entry' AS entry," + _AGGREGATES
+             + "    FROM events e JOIN touched t ON e.data->>'entry' = t.entry\n"
+             + "    WHERE " + _EVENTS + " GROUP BY e.data->>'entry'\n"
+             + ") folded WHERE entered_at IS NOT NULL")
+# a few touched entries among millions: each looked up through the entry index (a
+# lateral aggregate is not flattened, so the planner cannot turn it into a full scan)
+_FOLD_SOME = (_INSERT + "    SELECT t.entry AS entry, x.*\n"
+              + "    FROM touched t CROSS JOIN LATERAL (SELECT" + _AGGREGATES
+              + "        FROM events e WHERE e.data->>'entry' = t.entry AND " + _EVENTS
+              + ") x\n) folded WHERE entered_at IS NOT NULL")
 
 
-def refresh(conn: Any) -> int:
-    """Fold the events stored since the last refresh; return how many were new."""
+def refresh(conn: Any, *, per_entry: bool | None = None) -> int:
+    """Fold the events stored since the last refresh; return how many were new.
+
+    `per_entry` picks how touched entries are refolded — each through the entry index, or all
+    in one grouped pass over the events; by default, per entry when they are under 5 % of the
+    entries already folded."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         # seq is handed out at insert but visible at commit: with two writers, or a writer
@@ -97,15 +110,18 @@ def refresh(conn: Any) -> int:
         hi = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if hi <= lo:
             return 0
-        conn.execute(_TOUCHED, {"lo": lo, "hi": hi})
+        touched = conn.execute(_TOUCHED, {"lo": lo, "hi": hi}).rowcount
         conn.execute("ANALYZE touched")
-        if lo:
-            # a few new entries among millions: the planner overestimates the events per
-            # entry and would scan the whole table; the entry index is the right way in
-            conn.execute("SET LOCAL enable_seqscan = off")
-            conn.execute("SET LOCAL jit = off")
+        if per_entry is None:
+            folded = conn.execute("SELECT reltuples FROM pg_class "
+                                  "WHERE oid = 'queue_entries'::regclass").fetchone()[0]
+            per_entry = touched * 20 < folded
         conn.execute(_DELETE)
-        conn.execute(_FOLD, {"hi": hi})
+        if per_entry:
+            conn.execute("SET LOCAL jit = off")  # compiling costs more than the few rows
+            conn.execute(_FOLD_SOME, {"hi": hi})
+        else:
+            conn.execute(_FOLD_ALL, {"hi": hi})
         conn.execute("INSERT INTO projections VALUES ('queue_entries', %s) "
                      "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq", (hi,))
         return hi - lo

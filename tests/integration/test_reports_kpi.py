@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from callcenter.reports import Filters, ReportError, build_report
+from callcenter.reports.projection import refresh
 from callcenter.store import Cluster
 from callcenter.store.events import Event, new_event
 from tests.fix_postgres import fresh_database
@@ -252,6 +253,23 @@ def test_replays_and_incremental_folds_change_nothing(pg_cluster: Cluster,
     assert report(dsn, "summary") == report(day_dsn, "summary") != first
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(events)
+
+
+@pytest.mark.parametrize("per_entry", [True, False], ids=["per-entry", "grouped"])
+def test_both_ways_of_folding_give_the_same_rows(pg_cluster: Cluster, per_entry: bool) -> None:
+    events = day_of_events()
+    dsn = fresh_database(pg_cluster, f"kpi_fold_{per_entry}")
+    with psycopg.connect(dsn) as conn:
+        for part in (events[:15], events[10:30], events):  # overlapping, entries split
+            insert(dsn, part)
+            assert refresh(conn, per_entry=per_entry) > 0
+        stepwise = conn.execute("SELECT * FROM queue_entries ORDER BY entry").fetchall()
+        conn.execute("DELETE FROM queue_entries")
+        conn.execute("DELETE FROM projections")
+        conn.commit()
+        refresh(conn, per_entry=not per_entry)
+        at_once = conn.execute("SELECT * FROM queue_entries ORDER BY entry").fetchall()
+    assert len(stepwise) == 10 and stepwise == at_once
 
 
 def test_fold_waits_for_an_insert_still_open(pg_cluster: Cluster) -> None:
