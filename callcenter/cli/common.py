@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,8 @@ import click
 from callcenter.errors import CallcenterError, SiteError
 from callcenter.site import Site, load_site
 
-__all__ = ["load", "reported", "secrets_option", "site_argument"]
+__all__ = ["conf_option", "dsn_option", "load", "reported", "secrets_option", "site_argument",
+           "store_connection", "store_dsn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +43,36 @@ def secrets_option(f: F) -> F:
     return click.option("--secrets", type=click.Path(dir_okay=False, path_type=Path),
                         default=None, help="Secrets file (default: $CALLCENTER_SECRETS, the "
                         "site's 'secrets:' key, or secrets.yaml beside the site file).")(f)
+
+
+DEFAULT_CONF = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
+
+conf_option = click.option(
+    "--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CONF,
+    show_default=True, help="The folder 'callcenter render' wrote, where the daemon keeps its "
+    "state and private database ($CALLCENTER_CONF).")
+dsn_option = click.option("--dsn", default=None, help="PostgreSQL of the call events "
+                          "($CALLCENTER_DSN; default: the private cluster of --conf).")
+
+
+def store_dsn(dsn: str | None, conf_dir: Path) -> str:
+    """--dsn, else $CALLCENTER_DSN, else the private cluster under --conf (started if need be)."""
+    from callcenter.store.database import resolve_dsn
+
+    return resolve_dsn(dsn, None, conf_dir)
+
+
+@contextmanager
+def store_connection(dsn: str | None, conf_dir: Path) -> Iterator[Any]:
+    """A psycopg connection to the call-event database; losing it is a clear error."""
+    import psycopg
+
+    try:
+        with psycopg.connect(store_dsn(dsn, conf_dir), connect_timeout=10) as conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise CallcenterError(f"cannot reach the call-event database: "
+                              f"{str(exc).strip().splitlines()[0]}") from None
 
 
 def load(site: Path, secrets: Path | None) -> Site:

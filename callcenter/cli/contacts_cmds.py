@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from callcenter.cli.common import reported
-from callcenter.cli.report_cmds import conf_option, dsn_option, store_dsn
+from callcenter.cli.common import conf_option, dsn_option, reported, store_connection
 
 __all__ = ["COMMANDS"]
 
@@ -18,18 +16,6 @@ __all__ = ["COMMANDS"]
 @click.group()
 def contacts() -> None:
     """Students and parents: number, name, VIP tier, region, language (docs/contacts.md)."""
-
-
-def _connect(dsn: str | None, conf_dir: Path) -> Any:
-    import psycopg
-
-    from callcenter.errors import CallcenterError
-
-    try:
-        return psycopg.connect(store_dsn(dsn, conf_dir), connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise CallcenterError(f"cannot reach the database: "
-                              f"{str(exc).strip().splitlines()[0]}") from None
 
 
 @contacts.command("import")
@@ -68,7 +54,7 @@ def import_(file: Path, replace: bool, dry_run: bool, errors_file: Path | None,
 
                 raise CallcenterError("--replace with rejected rows would delete those "
                                       "contacts — fix the rows first; nothing was written")
-            with _connect(dsn, conf_dir) as conn, Progress(
+            with store_connection(dsn, conf_dir) as conn, Progress(
                     console=None, transient=True, disable=not sys.stderr.isatty()) as bar:
                 task = bar.add_task(f"importing {file.name}", total=len(good))
                 result = import_contacts(conn, good, replace=replace,
@@ -86,7 +72,7 @@ def import_(file: Path, replace: bool, dry_run: bool, errors_file: Path | None,
 @conf_option
 def export_(dsn: str | None, conf_dir: Path) -> None:
     """Every contact as CSV on standard output (the import format)."""
-    with reported(), _connect(dsn, conf_dir) as conn:
+    with reported(), store_connection(dsn, conf_dir) as conn:
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["number", "name", "vip", "region", "language"])
         w.writerows(conn.execute("SELECT number, name, vip, region, language FROM contacts "
@@ -98,7 +84,7 @@ def export_(dsn: str | None, conf_dir: Path) -> None:
 @conf_option
 def count(dsn: str | None, conf_dir: Path) -> None:
     """How many contacts, and how many are VIPs."""
-    with reported(), _connect(dsn, conf_dir) as conn:
+    with reported(), store_connection(dsn, conf_dir) as conn:
         total, vips = conn.execute("SELECT count(*), count(*) FILTER (WHERE vip > 0) "
                                    "FROM contacts").fetchone()
         click.echo(f"{total} contacts, {vips} VIP")

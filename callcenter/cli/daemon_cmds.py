@@ -5,21 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from callcenter.cli.common import load, reported, secrets_option, site_argument
+from callcenter.cli.common import conf_option, load, reported, secrets_option, site_argument
 
 __all__ = ["COMMANDS"]
-
-DEFAULT_CONF = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
-
-conf_option = click.option(
-    "--conf", "conf_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CONF,
-    show_default=True, help="The folder 'callcenter render' wrote ($CALLCENTER_CONF).")
 
 
 @click.command()

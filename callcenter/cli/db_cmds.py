@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from callcenter.cli.common import reported
-from callcenter.cli.report_cmds import conf_option, dsn_option, store_dsn
+from callcenter.cli.common import conf_option, dsn_option, reported, store_dsn
 
 __all__ = ["COMMANDS"]
 

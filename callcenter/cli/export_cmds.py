@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callcenter.cli.common import reported
-from callcenter.cli.report_cmds import conf_option, dsn_option, store_dsn, window
+from callcenter.cli.common import conf_option, dsn_option, reported, store_connection
+from callcenter.cli.report_cmds import window
 
 __all__ = ["COMMANDS"]
 
@@ -31,27 +31,20 @@ def export() -> None:
 def queue_log(start: str | None, end: str | None, queue: str | None, timezone: str,
               output: Path | None, dsn: str | None, conf_dir: Path) -> None:
     """Asterisk queue_log lines (QueueMetrics, Asternic): docs/queue_log.md."""
-    import psycopg
-
-    from callcenter.errors import CallcenterError
     from callcenter.reports.queue_log import queue_log_lines
 
     with reported():
         s, e = window(start, end, ZoneInfo(timezone))
-        try:
-            with psycopg.connect(store_dsn(dsn, conf_dir), connect_timeout=10) as conn:
-                out = output.open("w", encoding="utf-8") if output else None
-                n = 0
-                try:
-                    for line in queue_log_lines(conn, s, e, queue):
-                        click.echo(line, file=out)
-                        n += 1
-                finally:
-                    if out:
-                        out.close()
-        except psycopg.OperationalError as exc:
-            raise CallcenterError(f"cannot reach the call-event database: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
+        with store_connection(dsn, conf_dir) as conn:
+            out = output.open("w", encoding="utf-8") if output else None
+            n = 0
+            try:
+                for line in queue_log_lines(conn, s, e, queue):
+                    click.echo(line, file=out)
+                    n += 1
+            finally:
+                if out:
+                    out.close()
         if output:
             click.echo(f"wrote {n} lines to {output}", err=True)
 

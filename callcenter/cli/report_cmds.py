@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from callcenter.cli.common import reported
+from callcenter.cli.common import conf_option, dsn_option, reported, store_connection
 from callcenter.reports.model import REPORTS
 
-__all__ = ["COMMANDS", "conf_option", "dsn_option", "store_dsn", "window"]
-
-DEFAULT_STATE = Path(os.environ.get("CALLCENTER_CONF", "/var/lib/callcenter/asterisk"))
-
-dsn_option = click.option("--dsn", default=None, help="PostgreSQL of the call events "
-                          "($CALLCENTER_DSN; default: the private cluster of --conf).")
-conf_option = click.option("--conf", "conf_dir", type=click.Path(file_okay=False,
-                                                                 path_type=Path),
-                           default=DEFAULT_STATE, show_default=True,
-                           help="The daemon's folder (its private database lives there).")
-
-
-def store_dsn(dsn: str | None, conf_dir: Path) -> str:
-    from callcenter.store.database import resolve_dsn
-
-    return resolve_dsn(dsn, None, conf_dir)
+__all__ = ["COMMANDS", "window"]
 
 
 def _when(text: str | None, tz: ZoneInfo, name: str) -> dt.datetime | None:
@@ -121,13 +105,9 @@ def report(names: tuple[str, ...], site_file: Path | None, start: str | None,
                           sl_formula=sl_formula,  # type: ignore[arg-type]
                           sl_seconds=sl, default_sl_seconds=sl_seconds or 20)
         wanted = list(REPORTS) if "all" in names else list(dict.fromkeys(names))
-        target = store_dsn(dsn, conf_dir)
         try:
-            with psycopg.connect(target, connect_timeout=10) as conn:
+            with store_connection(dsn, conf_dir) as conn:
                 reports = [build_report(conn, n, filters) for n in wanted]
-        except psycopg.OperationalError as exc:
-            raise CallcenterError(f"cannot reach the call-event database: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
         except psycopg.errors.UndefinedTable:
             raise CallcenterError("the database has no call-event tables yet — run "
                                   "'callcenter db upgrade'") from None

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from callcenter.cli.common import reported
-from callcenter.cli.daemon_cmds import conf_option
+from callcenter.cli.common import conf_option, reported
 
 __all__ = ["COMMANDS"]
 

@@ -49,6 +49,11 @@ class Daemon:
         ast = site.spec.asterisk
         self.started = time.time()
         spec = site.spec
+        self._agent_specs = {a.id: a for a in spec.agents}
+        # the agents whose skills meet each queue's requirement (the wallboard's columns)
+        self._serving = {name: [a.id for a in spec.agents
+                                if all(a.skills.get(k, 0) >= lvl for k, lvl in q.skills.items())]
+                         for name, q in spec.queues.items()}
         # events go to the spool first, then PostgreSQL: a DSN given, or the private cluster
         self.recorder = EventRecorder(
             self.conf_dir / "spool",
@@ -136,7 +141,7 @@ class Daemon:
 
     def _record_agent(self, rec: AgentRecord, prev: AgentState, since: float,
                       reason: str) -> None:
-        agent = next((a for a in self.site.spec.agents if a.id == rec.agent_id), None)
+        agent = self._agent_specs.get(rec.agent_id)
         self.recorder.emit("agent.state", agent_id=rec.agent_id,
                            site=agent.site if agent else None, state=rec.state.value,
                            reason=rec.pause_reason, prev=prev.value, prev_reason=reason,
@@ -165,9 +170,7 @@ class Daemon:
         for name, q in spec.queues.items():
             waiting = [c for c in self.queues.calls.values()
                        if c.queue == name and c.state == "waiting" and not c.callback]
-            serving = [a for a in spec.agents
-                       if all(a.skills.get(k, 0) >= lvl for k, lvl in q.skills.items())]
-            states = [self.agents.agents[a.id].state for a in serving]
+            states = [self.agents.agents[a].state for a in self._serving[name]]
             queues[name] = {
                 "name": q.name, "waiting": len(waiting),
                 "longest_wait_s": round(max((now_ms - c.entered_ms for c in waiting),
@@ -177,7 +180,7 @@ class Daemon:
                 "paused": sum(s == AgentState.PAUSED for s in states),
                 "logged_in": sum(s != AgentState.LOGGED_OUT for s in states),
                 **today.get(name, {})}
-        names = {a.id: a for a in spec.agents}
+        names = self._agent_specs
         agents = [{"id": r.agent_id, "name": names[r.agent_id].name,
                    "site": names[r.agent_id].site, "state": r.state.value,
                    "reason": r.pause_reason, "since": r.since, "device": r.device}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
 import time
@@ -60,8 +61,6 @@ class WaitingCall:
 
 
 def _iso(ms: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
 
 
@@ -76,7 +75,7 @@ class QueueService:
                  ami: Any = None, recorder: Any = None):
         self.site = site
         self.recorder = recorder if recorder is not None else NullRecorder()
-        self._wrapping: dict[str, tuple[str, str, str]] = {}  # agent -> call, queue, entry
+        self._wrapping: dict[str, WaitingCall] = {}  # agent -> the call it wraps up
         self.sounds = sounds or Path("/nonexistent")
         self.ami = ami
         self.default_number = site.spec.numbers[0].number
@@ -117,11 +116,10 @@ class QueueService:
 
     def _agent_moved(self, rec: AgentRecord, prev: AgentState, since: float,
                      reason: str) -> None:
-        if prev == AgentState.WRAP_UP and rec.agent_id in self._wrapping:
-            call_id, queue, entry = self._wrapping.pop(rec.agent_id)
-            self.recorder.emit("queue.wrapup", call_id=call_id, queue=queue,
-                               agent_id=rec.agent_id, site=self.site.spec.queues[queue].site,
-                               entry=entry, wrap_ms=max(0, int((time.time() - since) * 1000)))
+        call = self._wrapping.pop(rec.agent_id, None) if prev == AgentState.WRAP_UP else None
+        if call is not None:
+            self._emit("queue.wrapup", call, rec.agent_id,
+                       wrap_ms=max(0, int((rec.since - since) * 1000)))
 
     # ---- agents ----------------------------------------------------------------------
     def _agent_changed(self, rec: AgentRecord) -> None:
@@ -167,12 +165,7 @@ class QueueService:
                 call = pending
                 if call is None:
                     continue
-                call.agent, call.state = d.agent_id, "offered"
-                self.by_agent[d.agent_id] = d.call_id
-                self.stats["offered"] += 1
-                call.offers += 1
-                call.offered_ms = self.now()
-                self._emit("queue.offer", call, d.agent_id, attempt=call.offers)
+                self._offered(call, d.agent_id)
                 self._book(self.book.ringing, d.agent_id)
                 self.offers.append({"call": d.call_id, "caller": call.caller,
                                     "agent": d.agent_id, "queue": d.queue,
@@ -184,12 +177,7 @@ class QueueService:
                 if call is None or call.decision.done():
                     log.warning("offer of unknown call %s to %s", d.call_id, d.agent_id)
                     continue
-                call.agent, call.state = d.agent_id, "offered"
-                self.by_agent[d.agent_id] = d.call_id
-                self.stats["offered"] += 1
-                call.offers += 1
-                call.offered_ms = self.now()
-                self._emit("queue.offer", call, d.agent_id, attempt=call.offers)
+                self._offered(call, d.agent_id)
                 self.offers.append({"call": d.call_id, "caller": call.caller, "agent": d.agent_id,
                                     "queue": d.queue, "priority": call.priority,
                                     "expanded": d.expanded, "enqueued_ms": call.enqueued_ms})
@@ -203,6 +191,21 @@ class QueueService:
                     call.decision.set_result(d)
             elif isinstance(d, AgentPaused):
                 self._book(self.book.pause, d.agent_id, d.reason)
+
+    def _offered(self, call: WaitingCall, agent: str) -> None:
+        call.agent, call.state = agent, "offered"
+        self.by_agent[agent] = call.call_id
+        self.stats["offered"] += 1
+        call.offers += 1
+        call.offered_ms = self.now()
+        self._emit("queue.offer", call, agent, attempt=call.offers)
+
+    def _answered(self, call: WaitingCall) -> None:
+        call.state = "answered"
+        self.stats["answered"] += 1
+        call.answered_ms = self.now()
+        self._emit("queue.answer", call, call.agent, wait_ms=call.answered_ms - call.entered_ms,
+                   ring_ms=call.answered_ms - call.offered_ms)
 
     async def tick_forever(self) -> None:
         while True:
@@ -395,11 +398,7 @@ class QueueService:
             self._book(self.book.ready, agent_id)
             self._apply(self.scheduler.offer_failed(call.call_id, self.now(), "no_answer"))
             return
-        call.state = "answered"
-        self.stats["answered"] += 1
-        call.answered_ms = self.now()
-        self._emit("queue.answer", call, call.agent, wait_ms=call.answered_ms - call.entered_ms,
-                   ring_ms=call.answered_ms - call.offered_ms)
+        self._answered(call)
         self._book(self.book.answered, call.agent)
         self._apply(self.scheduler.answered(call.call_id, self.now()))
         log.info("agent %s took callback %s; dialling %s", call.agent, call.call_id,
@@ -539,11 +538,7 @@ class QueueService:
         call = self.calls.get(msg.get("Uniqueid", ""))
         if call is None or call.state != "offered" or msg.get("DialStatus") != "ANSWER":
             return
-        call.state = "answered"
-        self.stats["answered"] += 1
-        call.answered_ms = self.now()
-        self._emit("queue.answer", call, call.agent, wait_ms=call.answered_ms - call.entered_ms,
-                   ring_ms=call.answered_ms - call.offered_ms)
+        self._answered(call)
         started = getattr(call, "ring_started", None)
         if started:
             self.stats["ring_ms"].append(int((time.monotonic() - started) * 1000))
@@ -577,7 +572,7 @@ class QueueService:
         self.by_agent.pop(agent, None)
         wrap = self.site.spec.queues[call.queue].wrap_up_seconds
         if wrap > 0:
-            self._wrapping[agent] = (call.origin or call.call_id, call.queue, call.entry)
+            self._wrapping[agent] = call
         self._book(self.book.call_ended, agent, wrap > 0)
         try:
             self._apply(self.scheduler.wrap_up(agent, self.now()) if wrap > 0 else

@@ -58,7 +58,7 @@ class TodayStats:
             return
         self._roll()
         q, data = self.queues[event.queue], event.data
-        sl = self.sl_ms.get(event.queue, 20000)
+        sl = self.sl_ms[event.queue]
         wait = int(data.get("wait_ms") or 0)
         if event.kind == "queue.enter" and data.get("reason") != "requeue":
             q.offered += 1
@@ -79,6 +79,6 @@ class TodayStats:
 
     def snapshot(self) -> dict[str, dict[str, object]]:
         self._roll()
-        return {name: {**asdict(q), "sl_seconds": self.sl_ms.get(name, 20000) // 1000,
+        return {name: {**asdict(q), "sl_seconds": self.sl_ms[name] // 1000,
                        "answer_rate": q.answer_rate(), "service_level": q.service_level()}
                 for name, q in self.queues.items()}

@@ -4,6 +4,7 @@ used."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +70,7 @@ _SUMMED = ("offered", "answered", "abandoned", "short_abandoned", "abandoned_rin
 
 def _entries_sql(name: str) -> str:
     if name not in _BUCKETED:
-        return _ENTRIES.replace("{group}", _GROUPS[name])
+        return _ENTRIES.replace("{group}", _GROUPS[name])  # no time column in these
     inner = _ENTRIES.replace("{group}", "floor(extract(epoch FROM entered_at) / 900)::bigint")
     outer = ", ".join([*(f"sum({c})::bigint AS {c}" for c in _SUMMED),
                        "max(max_wait_ms) AS max_wait_ms", "min(t_min) AS t_min",
@@ -85,17 +86,12 @@ WHERE kind = 'queue.unstaffed' AND at >= %(start)s AND at < %(end)s
 GROUP BY grp
 """
 
+# the grouping of each grouped report, over a time column `{at}` (queue entries bucket
+# hourly and daily first: _BUCKETED)
 _GROUPS = {
     "summary": "'all'",
-    "hourly": "extract(hour FROM entered_at AT TIME ZONE %(tz)s)::int",
-    "daily": "extract(isodow FROM entered_at AT TIME ZONE %(tz)s)::int",
-    "queues": "queue",
-    "sites": "coalesce(site, '-')",
-}
-_EVENT_GROUPS = {
-    "summary": "'all'",
-    "hourly": "extract(hour FROM at AT TIME ZONE %(tz)s)::int",
-    "daily": "extract(isodow FROM at AT TIME ZONE %(tz)s)::int",
+    "hourly": "extract(hour FROM {at} AT TIME ZONE %(tz)s)::int",
+    "daily": "extract(isodow FROM {at} AT TIME ZONE %(tz)s)::int",
     "queues": "queue",
     "sites": "coalesce(site, '-')",
 }
@@ -139,7 +135,8 @@ def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]],
     cur = conn.execute(_entries_sql(name), params)
     cols = [d.name for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    unstaffed = dict(conn.execute(_UNSTAFFED.replace("{group}", _EVENT_GROUPS[name]),
+    unstaffed = dict(conn.execute(_UNSTAFFED.replace("{group}",
+                                                     _GROUPS[name].replace("{at}", "at")),
                                   params).fetchall()) if f.agent is None else {}
     thresholds: set[int] = set()
     for r in rows:
@@ -151,13 +148,8 @@ def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]],
     return rows, thresholds
 
 
-_ZERO = ("offered", "answered", "abandoned", "short_abandoned", "abandoned_ringing",
-         "answered_within", "abandoned_after", "callbacks_requested", "callbacks_completed",
-         "overflowed", "transferred", "unfinished")
-
-
 def _figures(r: dict[str, Any], f: Filters) -> dict[str, Any]:
-    for key in _ZERO:
+    for key in _SUMMED:  # a group with no entries (only unstaffed callers, or none)
         r.setdefault(key, 0)
     return {"offered": r["offered"], "answered": r["answered"],
             "answer_rate": _rate(r["answered"], r["offered"]), "abandoned": r["abandoned"],
@@ -256,11 +248,10 @@ def _agents(conn: Any, f: Filters) -> Report:
     p = f.params()
     handled = {r[0]: r[1:] for r in conn.execute(_HANDLED, p).fetchall()}
     missed = dict(conn.execute(_MISSED, p).fetchall())
-    states: dict[str, dict[tuple[str, str], float]] = {}
+    states: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     for query in (_STATES, _OPEN_STATES):
         for agent, state, reason, secs in conn.execute(query, p).fetchall():
-            key = (state, reason)
-            states.setdefault(agent, {})[key] = states.get(agent, {}).get(key, 0.0) + float(secs)
+            states[agent][(state, reason)] += float(secs)
     rows = []
     for agent in sorted(set(handled) | set(missed) | set(states)):
         st = states.get(agent, {})

@@ -9,11 +9,12 @@ import io
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cachetools import TTLCache
 
 from callcenter.errors import CallcenterError
 from callcenter.ivr.contacts import Contact, normalise_number
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("number", "name", "vip", "region", "language")
 LANGUAGES = ("zh", "yue", "en")
+_MISSING = object()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE]\+?\d+$")  # Excel's 1.38001E+10
 
@@ -179,20 +181,19 @@ class PgContacts:
                  fallback: Any = None):
         self.pool = pool  # returns an open psycopg AsyncConnectionPool, or None
         self.timeout = timeout
-        self.ttl = ttl
-        self.cache_size = cache_size
         self.fallback = fallback  # the site file's contact book, if any
-        self._cache: OrderedDict[str, tuple[float, Contact | None]] = OrderedDict()
+        # answers, found or not, for `ttl` seconds; the least recently used go first
+        self._cache: TTLCache[str, Contact | None] = TTLCache(cache_size, ttl,
+                                                              timer=time.monotonic)
         self.timeouts = 0
 
     async def find(self, number: str) -> Contact | None:
         key = normalise_number(number)
         if not key:
             return None
-        hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self.ttl:
-            self._cache.move_to_end(key)
-            return hit[1]
+        cached = self._cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         found = None
         pool = self.pool()
         if pool is not None:
@@ -205,9 +206,7 @@ class PgContacts:
                 return self.fallback.find(key) if self.fallback else None
         if found is None and self.fallback is not None:
             found = self.fallback.find(key)
-        self._cache[key] = (time.monotonic(), found)
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._cache[key] = found
         return found
 
     async def _query(self, pool: Any, number: str) -> Contact | None:
