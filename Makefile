@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ASTERISK_STAMP := $(VENV)/.asterisk
 DEMO_DIR ?= $(HOME)/.local/state/callcenter/demo
 
-.PHONY: install test demo demo-stop lint bench clean asterisk
+.PHONY: install test test-fast test-clock demo demo-stop lint bench clean asterisk
 
 install: $(STAMP) $(ASTERISK_STAMP)
 
@@ -24,6 +24,15 @@ asterisk: $(ASTERISK_STAMP)
 
 test: install
 	$(PY) -m pytest
+
+# the tier that needs no Asterisk, SIPp or PostgreSQL: the edit loop
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not asterisk and not sipp and not postgres"
+
+# every test that reads dates, with the machine's clock 400 days ahead: no test may depend
+# on the day it runs (Asterisk runs in its own root, outside the fake clock: not here)
+test-clock: install
+	faketime -f '+400d' $(PY) -m pytest -p no:cacheprovider -m "clock and not asterisk"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check callcenter tests scripts

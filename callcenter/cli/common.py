@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 
 import click
 
+from callcenter.clock import SYSTEM, Clock
 from callcenter.errors import CallcenterError, SiteError
 from callcenter.site import Site, load_site
 
-__all__ = ["conf_option", "dsn_option", "load", "reported", "secrets_option", "site_argument",
+__all__ = ["cli_clock", "conf_option", "dsn_option", "load", "reported", "secrets_option", "site_argument",
            "store_connection", "store_dsn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +74,15 @@ def store_connection(dsn: str | None, conf_dir: Path) -> Iterator[Any]:
     except psycopg.OperationalError as exc:
         raise CallcenterError(f"cannot reach the call-event database: "
                               f"{str(exc).strip().splitlines()[0]}") from None
+
+
+def cli_clock() -> Clock:
+    """The clock a command reads "today" and "now" from: `obj={"clock": ...}` given to the
+    command (tests), else the system clock."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    clock = obj.get("clock") if isinstance(obj, dict) else None
+    return clock if clock is not None else SYSTEM
 
 
 def load(site: Path, secrets: Path | None) -> Site:

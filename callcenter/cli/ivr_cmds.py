@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from callcenter.cli.common import load, reported, secrets_option
+from callcenter.cli.common import cli_clock, load, reported, secrets_option
 from callcenter.errors import CallcenterError
 
 __all__ = ["COMMANDS"]
@@ -66,7 +66,7 @@ def simulate(flow: str, site_path: Path, secrets: Path | None, caller: str, digi
                                          param_hint="--at") from exc
         contacts = ContactBook.load(contact_file) if contact_file else None
         outcome = asyncio.run(run(site, flow, caller=caller, presses=presses, at=when,
-                                  contacts=contacts, echo=click.echo))
+                                  contacts=contacts, echo=click.echo, clock=cli_clock()))
         raise SystemExit(EXIT_CODES.get(outcome.kind, 1))
 
 

@@ -8,18 +8,19 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callcenter.cli.common import conf_option, dsn_option, reported, store_connection
+from callcenter.cli.common import cli_clock, conf_option, dsn_option, reported, store_connection
+from callcenter.clock import Clock
 from callcenter.reports.model import REPORTS
 
 __all__ = ["COMMANDS", "window"]
 
 
-def _when(text: str | None, tz: ZoneInfo, name: str) -> dt.datetime | None:
+def _when(text: str | None, tz: ZoneInfo, name: str, clock: Clock) -> dt.datetime | None:
     if text is None:
         return None
     words = {"today": 0, "yesterday": -1}
     if text in words:
-        day = dt.datetime.now(tz).date() + dt.timedelta(days=words[text])
+        day = clock.now(tz).date() + dt.timedelta(days=words[text])
         return dt.datetime.combine(day, dt.time(), tz)
     try:
         value = dt.datetime.fromisoformat(text)
@@ -30,14 +31,15 @@ def _when(text: str | None, tz: ZoneInfo, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-def window(start: str | None, end: str | None, tz: ZoneInfo) -> tuple[dt.datetime,
-                                                                        dt.datetime]:
+def window(start: str | None, end: str | None, tz: ZoneInfo, clock: Clock | None = None
+           ) -> tuple[dt.datetime, dt.datetime]:
     """--from/--to in the company's time zone; by default today so far."""
-    s = _when(start, tz, "--from") or _when("today", tz, "--from")
-    e = _when(end, tz, "--to")
+    clock = clock or cli_clock()
+    s = _when(start, tz, "--from", clock) or _when("today", tz, "--from", clock)
+    e = _when(end, tz, "--to", clock)
     assert s is not None
     if e is None:
-        e = max(dt.datetime.now(tz) + dt.timedelta(minutes=1), s + dt.timedelta(days=1)
+        e = max(clock.now(tz) + dt.timedelta(minutes=1), s + dt.timedelta(days=1)
                 if start and len(start) == 10 else s + dt.timedelta(seconds=1))
     return s, e
 
@@ -99,6 +101,7 @@ def report(names: tuple[str, ...], site_file: Path | None, start: str | None,
         tz = ZoneInfo(tz_name)
         s, e = window(start, end, tz)
         filters = Filters(start=s, end=e, site=site, queue=queue, agent=agent,
+                          now=cli_clock().now(),
                           timezone=tz_name, short_abandon_seconds=(
                               short if short_abandon is None else short_abandon),
                           count_short_abandons=count_short_abandons,

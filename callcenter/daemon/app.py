@@ -18,6 +18,7 @@ from callcenter.agents.features import FeatureCodes
 from callcenter.agents.state import DEVICE_STATES, AgentState
 from callcenter.agi import AgiHangup, AgiServer, AgiSession
 from callcenter.ami import AmiClient, LiveChannels
+from callcenter.clock import ShiftedClock
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
 from callcenter.daemon.metrics import Metrics
@@ -61,7 +62,8 @@ class Daemon:
             upgrade=True)
         self.today = TodayStats({name: q.service_level_seconds
                                  for name, q in spec.queues.items()},
-                                spec.company.timezone, spec.database.short_abandon_seconds)
+                                spec.company.timezone, spec.database.short_abandon_seconds,
+                                ShiftedClock(clock_offset))
         self.metrics = Metrics(lambda: self._board, self.recorder.snapshot)
         self.recorder.listeners += [self.today.on_event, self.metrics.on_event]
         self._board: dict[str, Any] = {}

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
+from callcenter.clock import SYSTEM, Clock
 from callcenter.store.events import Event
 
 __all__ = ["QueueDay", "TodayStats"]
@@ -35,7 +36,9 @@ class QueueDay:
 
 
 class TodayStats:
-    def __init__(self, sl_seconds: dict[str, int], timezone: str, short_abandon_seconds: int):
+    def __init__(self, sl_seconds: dict[str, int], timezone: str, short_abandon_seconds: int,
+                 clock: Clock = SYSTEM):
+        self.clock = clock
         self.sl_ms = {q: s * 1000 for q, s in sl_seconds.items()}
         self.tz = ZoneInfo(timezone)
         self.short_ms = short_abandon_seconds * 1000
@@ -44,7 +47,7 @@ class TodayStats:
         self._callback_entries: set[str] = set()
 
     def _today(self) -> dt.date:
-        return dt.datetime.now(self.tz).date()
+        return self.clock.now(self.tz).date()
 
     def _roll(self) -> None:
         today = self._today()

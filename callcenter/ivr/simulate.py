@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from callcenter.clock import SYSTEM, Clock
 from callcenter.errors import CallerHangup
 from callcenter.ivr.contacts import ContactBook
 from callcenter.ivr.engine import Outcome, run_flow
@@ -76,9 +77,9 @@ class ScriptedIO:
 
 async def simulate(site: Site, flow: str, *, caller: str, presses: list[str],
                    at: dt.datetime | None = None, contacts: ContactBook | None = None,
-                   echo: Callable[[str], None] = print) -> Outcome:
+                   echo: Callable[[str], None] = print, clock: Clock = SYSTEM) -> Outcome:
     tz = ZoneInfo(site.spec.company.timezone)
-    when = (at.replace(tzinfo=tz) if at and at.tzinfo is None else at) or dt.datetime.now(tz)
+    when = (at.replace(tzinfo=tz) if at and at.tzinfo is None else at) or clock.now(tz)
     io = ScriptedIO(caller, presses, when, echo=echo)
     echo(f"flow {flow}, caller {caller}, at {when:%Y-%m-%d %H:%M %Z} ({when:%a})")
     outcome = await run_flow(site, flow, io, on_node=lambda node: echo(f"  → {node}"),

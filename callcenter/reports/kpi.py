@@ -213,17 +213,17 @@ WITH RECURSIVE agents AS (
     FROM agents WHERE agents.id IS NOT NULL
 )
 SELECT agents.id, last.data->>'state', coalesce(last.data->>'reason', ''),
-    extract(epoch FROM least(%(end)s, now()) - greatest(last.at, %(start)s))
+    extract(epoch FROM least(%(end)s, %(now)s) - greatest(last.at, %(start)s))
 FROM agents
 CROSS JOIN LATERAL (
     SELECT at, data, site FROM events
     WHERE agent_id = agents.id AND kind = 'agent.state'
     ORDER BY at DESC, seq DESC LIMIT 1
 ) AS last
-WHERE agents.id IS NOT NULL AND last.at < least(%(end)s, now())
+WHERE agents.id IS NOT NULL AND last.at < least(%(end)s, %(now)s)
   AND (%(agent)s::text IS NULL OR agents.id = %(agent)s)
   AND (%(site)s::text IS NULL OR last.site = %(site)s)
-  AND least(%(end)s, now()) > %(start)s
+  AND least(%(end)s, %(now)s) > %(start)s
 """
 _HANDLED = """
 SELECT agent_id, count(*), avg(coalesce(talk_ms, 0) + coalesce(wrap_ms, 0)),

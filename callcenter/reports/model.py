@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callcenter.clock import SYSTEM
 from callcenter.errors import CallcenterError
 
 __all__ = ["REPORTS", "Filters", "Report", "ReportError"]
@@ -34,6 +35,8 @@ class Filters:
     sl_formula: Literal["offered", "answered"] = "offered"
     sl_seconds: dict[str, int] = field(default_factory=dict)  # per queue, from the site
     default_sl_seconds: int = 20
+    # "now" for a state still open (an agent paused now counts up to now); default the clock
+    now: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -52,7 +55,8 @@ class Filters:
                 "agent": self.agent, "tz": self.timezone,
                 "short_ms": self.short_abandon_seconds * 1000,
                 "count_short": self.count_short_abandons,
-                "sl": json.dumps(self.sl_seconds), "sl_default": self.default_sl_seconds}
+                "sl": json.dumps(self.sl_seconds), "sl_default": self.default_sl_seconds,
+                "now": self.now or SYSTEM.now()}
 
 
 @dataclass

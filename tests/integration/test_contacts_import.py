@@ -17,7 +17,7 @@ from callcenter.store import Cluster
 from callcenter.store.contacts import PgContacts
 from tests.fix_postgres import fresh_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 GOOD_AND_BAD = """number,name,vip,region,language
 13800138000,Zhao Lei,2,Beijing,zh

@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from callcenter.clock import FixedClock
 from callcenter.reports import Filters, ReportError, build_report
 from callcenter.reports.projection import refresh
 from callcenter.store import Cluster
 from callcenter.store.events import Event, new_event
 from tests.fix_postgres import fresh_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = dt.datetime(2026, 11, 24, tzinfo=SH)  # a Tuesday
@@ -204,7 +205,7 @@ def test_queues_agents_trunks_ivr_surveys(day_dsn: str) -> None:
 
 def test_an_agents_current_state_counts_up_to_now(pg_cluster: Cluster) -> None:
     dsn = fresh_database(pg_cluster, "kpi_open_state")
-    now = dt.datetime.now(SH).replace(microsecond=0)
+    now = DAY + dt.timedelta(hours=20)  # the report's "now", injected
     ago = lambda minutes: now - dt.timedelta(minutes=minutes)  # noqa: E731
     insert(dsn, [
         new_event("agent.state", at=ago(120), agent_id="a3", site="bj-hq", state="ready",
@@ -219,12 +220,12 @@ def test_an_agents_current_state_counts_up_to_now(pg_cluster: Cluster) -> None:
     ])
 
     def agents(start: dt.datetime, end: dt.datetime, **kw: object) -> dict[str, dict]:
-        rows = report(dsn, "agents", Filters(start=start, end=end, **kw))  # type: ignore[arg-type]
+        rows = report(dsn, "agents", Filters(start=start, end=end, now=now, **kw))  # type: ignore[arg-type]
         return {r["agent"]: r for r in rows}
 
     a = agents(ago(180), now + dt.timedelta(hours=1))
-    assert abs(a["a3"]["logged_in_min"] - 120) <= 0.2  # 90 ready, 30 paused so far
-    assert abs(a["a3"]["paused_min"] - 30) <= 0.2
+    assert a["a3"]["logged_in_min"] == 120.0  # 90 ready, 30 paused so far
+    assert a["a3"]["paused_min"] == 30.0
     assert a["a3"]["pause_by_reason"].startswith("meeting 30.")
     assert a["a4"]["logged_in_min"] == 30.0  # logged out: nothing open
     past = agents(ago(180), ago(60))  # a window already over: the pause began after it
@@ -324,15 +325,27 @@ def test_report_command(day_dsn: str, tmp_path) -> None:
     from tests.fix_asterisk import make_site
 
     site = make_site(tmp_path / "site")
+    # the evening of the day: --from a date with no --to ends with that day, whatever the date
+    evening = {"clock": FixedClock(DAY + dt.timedelta(hours=23, minutes=59))}
     run = CliRunner().invoke(main, ["report", "summary", "queues", "--dsn", day_dsn,
                                     "--from", "2026-11-24", "--site-file", str(site),
-                                    "--format", "json", "--html", str(tmp_path / "r.html")])
+                                    "--format", "json", "--html", str(tmp_path / "r.html")],
+                             obj=evening)
     assert run.exit_code == 0, run.output
     doc = json.loads(run.stdout)
     assert doc[0]["rows"][0]["offered"] == 8 and doc[1]["report"] == "queues"
     assert "By queue" in (tmp_path / "r.html").read_text()
     table = CliRunner().invoke(main, ["report", "hourly", "--dsn", day_dsn, "--from",
                                       "2026-11-24", "--to", "2026-11-25"])
+    assert table.exit_code == 0, table.output
+    today = CliRunner().invoke(main, ["report", "summary", "--dsn", day_dsn, "--from", "today",
+                                      "--format", "json"], obj=evening)
+    assert json.loads(today.stdout)[0]["rows"][0]["offered"] == 8
+    yesterday = {"clock": FixedClock(DAY + dt.timedelta(days=1, hours=9))}
+    run = CliRunner().invoke(main, ["report", "summary", "--dsn", day_dsn, "--from",
+                                    "yesterday", "--to", "today", "--format", "json"],
+                             obj=yesterday)
+    assert json.loads(run.stdout)[0]["rows"][0]["offered"] == 8
     assert table.exit_code == 0 and "█" in table.output and "service level" in table.output
     bad = CliRunner().invoke(main, ["report", "summary", "--dsn", day_dsn, "--from", "soon"])
     assert bad.exit_code == 2 and "not a date" in bad.output

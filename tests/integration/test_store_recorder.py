@@ -19,7 +19,7 @@ from callcenter.store.recorder import EventRecorder
 from callcenter.store.spool import Spool
 from tests.fix_postgres import fresh_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 
 

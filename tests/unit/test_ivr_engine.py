@@ -14,6 +14,8 @@ from callcenter.ivr.simulate import simulate
 from callcenter.site import Site, load_site
 from tests.fix_asterisk import make_site
 
+pytestmark = pytest.mark.clock  # dates and hours: also run under a fake date
+
 TUE_EVENING = dt.datetime(2026, 11, 24, 20, 5)
 TUE_NIGHT = dt.datetime(2026, 11, 24, 23, 30)
 NATIONAL_DAY = dt.datetime(2026, 10, 1, 10, 0)

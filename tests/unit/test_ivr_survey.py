@@ -6,11 +6,15 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from callcenter.ivr.engine import run_flow
 from callcenter.ivr.simulate import ScriptedIO
 from callcenter.site import load_site
 from tests.fix_asterisk import make_site
 from tests.unit.test_ivr_check import problems
+
+pytestmark = pytest.mark.clock  # dates and hours: also run under a fake date
 
 SURVEY = """
 entry: ask

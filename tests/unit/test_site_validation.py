@@ -11,6 +11,8 @@ from callcenter.errors import SiteError
 from callcenter.site import load_site
 from callcenter.site.secrets import generate_secrets
 
+pytestmark = pytest.mark.clock  # dates and hours: also run under a fake date
+
 MINIMAL = """\
 company: {name: Test School, timezone: Asia/Shanghai}
 sites:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callcenter.daemon.today import TodayStats
 from callcenter.store.events import new_event
+
+pytestmark = pytest.mark.clock  # dates and hours: also run under a fake date
 
 
 def feed(stats: TodayStats, kind: str, entry: str, **data: object) -> None:
@@ -34,3 +38,21 @@ def test_nothing_offered_gives_no_rate_and_other_queues_are_ignored() -> None:
     s.on_event(new_event("queue.enter", queue="sales", entry="x", reason="flow"))
     assert s.snapshot()["tech"]["answer_rate"] is None
     assert "sales" not in s.snapshot()
+
+
+def test_a_new_day_starts_from_zero_on_the_injected_clock() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    class Clock:
+        at = dt.datetime(2026, 11, 24, 23, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+        def now(self, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+            return self.at.astimezone(tz)
+
+    clock = Clock()
+    s = TodayStats({"tech": 20}, "Asia/Shanghai", short_abandon_seconds=5, clock=clock)
+    feed(s, "queue.enter", "a", reason="flow")
+    assert s.snapshot()["tech"]["offered"] == 1 and s.day == dt.date(2026, 11, 24)
+    clock.at += dt.timedelta(minutes=2)  # past midnight in Shanghai
+    assert s.snapshot()["tech"]["offered"] == 0 and s.day == dt.date(2026, 11, 25)

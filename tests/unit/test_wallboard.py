@@ -6,6 +6,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -13,6 +14,8 @@ from callcenter.cli import main
 from callcenter.daemon.app import status_socket
 from callcenter.daemon.status import StatusServer
 from callcenter.reports.wallboard import render_wallboard
+
+pytestmark = pytest.mark.clock  # dates and hours: also run under a fake date
 
 BOARD = {"at": "2026-11-24T12:00:00+00:00", "day": "2026-11-24",
          "queues": {"tech": {"name": "Tech support", "waiting": 2, "longest_wait_s": 35.2,
