@@ -14,8 +14,8 @@ from callcenter.clock import SYSTEM, Clock
 from callcenter.errors import CallcenterError, SiteError
 from callcenter.site import Site, load_site
 
-__all__ = ["cli_clock", "conf_option", "dsn_option", "load", "reported", "secrets_option", "site_argument",
-           "store_connection", "store_dsn"]
+__all__ = ["cli_clock", "conf_option", "dsn_option", "load", "reported", "secrets_option",
+           "site_argument", "store_connection", "store_dsn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
