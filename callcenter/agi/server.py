@@ -2,13 +2,19 @@
 
 Not panoramisk's: its handler spins forever at 100 % CPU when a client sends part of a header
 and closes (see docs/daemon.md). Here a header is read with a timeout and a size cap, decoded
-with replacement, and a peer that is not one of the configured Asterisk addresses is refused."""
+with replacement, and a peer that is not one of the configured Asterisk addresses is refused.
+
+The address check cannot tell Asterisk from any other local process, so the request path
+must also start with the install's AGI secret (`CC_AGI = agi://host:port/SECRET` in the
+rendered dialplan); a session without it is closed before a single byte is sent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -27,7 +33,8 @@ class AgiServer:
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
                  allowed: Iterable[str] = ("127.0.0.1",), header_timeout: float = 5.0,
-                 command_timeout: float = 60.0):
+                 command_timeout: float = 60.0, secret: str = "",
+                 clock: Callable[[], float] = time.monotonic, log_every: float = 60.0):
         self.handler = handler
         self.host = host
         self.port = port
@@ -36,8 +43,14 @@ class AgiServer:
         self.command_timeout = command_timeout
         self.server: asyncio.Server | None = None
         self.sessions: set[asyncio.Task[None]] = set()
+        self.secret = secret
+        self.clock = clock
+        self.log_every = log_every  # seconds between two refusal warnings for one peer
         self.refused = 0
         self.broken = 0
+        self.unauthenticated = 0
+        self._last_warned: dict[str, float] = {}
+        self._unwarned: dict[str, int] = {}
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, self.host, self.port,
@@ -76,6 +89,9 @@ class AgiServer:
                             peer, type(exc).__name__)
                 return
             path = urlsplit("agi://asterisk/" + env.get("network_script", "")).path.strip("/")
+            path = self._authenticated(path, peer[0])
+            if path is None:
+                return
             args = [env[k] for k in sorted(env, key=_arg_order) if k.startswith("arg_")]
             session = AgiSession(reader, writer, env, timeout=self.command_timeout)
             await self.handler(session, path, args)
@@ -88,6 +104,30 @@ class AgiServer:
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
+
+
+    def _authenticated(self, path: str, host: str) -> str | None:
+        """The path after the secret, or None (refused) when it does not start with it."""
+        if not self.secret:
+            return path
+        given, _, rest = path.partition("/")
+        if hmac.compare_digest(given.encode(), self.secret.encode()):
+            return rest
+        self.unauthenticated += 1
+        now = self.clock()
+        last = self._last_warned.get(host)
+        if last is not None and now - last < self.log_every:
+            self._unwarned[host] = self._unwarned.get(host, 0) + 1
+            return None
+        self._last_warned[host] = now
+        if len(self._last_warned) > 1024:  # many peers: forget the oldest warnings
+            self._last_warned.pop(next(iter(self._last_warned)))
+        more = self._unwarned.pop(host, 0)
+        log.warning("refused a FastAGI session from %s without the AGI secret (not the "
+                    "rendered dialplan's CC_AGI; re-render with 'callcenter render' if "
+                    "Asterisk's configuration is old)%s", host,
+                    f"; {more} more refused since the last warning" if more else "")
+        return None
 
 
 def _arg_order(key: str) -> int:

@@ -46,36 +46,49 @@ class AgiSession:
         self.writer.write(line.encode("utf-8"))
         try:
             await self.writer.drain()
-            while True:
-                raw = await asyncio.wait_for(self.reader.readline(),
-                                             timeout if timeout is not None else self.timeout)
-                if not raw:
-                    self.hung_up = True
-                    raise AgiHangup(f"{self.channel}: Asterisk closed the AGI connection")
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                if text == "HANGUP":  # AGISIGHUP notice; the real answer follows
-                    self.hung_up = True
-                    continue
-                resp = parse_response(text)
-                if resp.code == 520:  # usage error: a multi-line answer ends with 520 End
-                    while not (await self.reader.readline()).startswith(b"520"):
-                        pass
-                    raise AgiError(f"Asterisk refused {name}: usage error")
-                if resp.code == 511:
-                    self.hung_up = True
-                    raise AgiHangup(f"{self.channel} hung up")
-                if resp.code != 200:
-                    raise AgiError(f"Asterisk answered {name} with {text!r}")
-                if resp.result == "-1" and name in _HANGUP_ON_MINUS_ONE:
-                    self.hung_up = True
-                    raise AgiHangup(f"{self.channel} hung up during {name}")
-                return resp
+            # one deadline for the whole answer, multi-line ones included
+            async with asyncio.timeout(timeout if timeout is not None else self.timeout):
+                return await self._answer(name)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             self.hung_up = True
             raise AgiHangup(f"{self.channel}: AGI connection lost ({exc})") from exc
+        except ValueError as exc:  # readline past the stream limit
+            raise AgiError(f"Asterisk's answer to {name} is too long") from exc
         except TimeoutError as exc:
             raise AgiError(f"Asterisk did not answer {name} within "
                            f"{timeout or self.timeout:g} s") from exc
+
+    async def _answer(self, name: str) -> AgiResponse:
+        while True:
+            text = await self._line()
+            if text == "HANGUP":  # AGISIGHUP notice; the real answer follows
+                self.hung_up = True
+                continue
+            resp = parse_response(text)
+            if resp.code == 520:  # usage error: a multi-line answer ends with 520 End
+                # every line is read with EOF and timeout handling: a peer that sends
+                # "520-" and closes once made this loop spin forever
+                for _ in range(_MAX_USAGE_LINES):
+                    if (await self._line()).startswith("520"):
+                        break
+                raise AgiError(f"Asterisk refused {name}: usage error")
+            if resp.code == 511:
+                self.hung_up = True
+                raise AgiHangup(f"{self.channel} hung up")
+            if resp.code != 200:
+                raise AgiError(f"Asterisk answered {name} with {text!r}")
+            if resp.result == "-1" and name in _HANGUP_ON_MINUS_ONE:
+                self.hung_up = True
+                raise AgiHangup(f"{self.channel} hung up during {name}")
+            return resp
+
+    async def _line(self) -> str:
+        """One response line; AgiHangup at EOF (the peer closed)."""
+        raw = await self.reader.readline()
+        if not raw:
+            self.hung_up = True
+            raise AgiHangup(f"{self.channel}: Asterisk closed the AGI connection")
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET VARIABLE", name, value)
@@ -87,6 +100,9 @@ class AgiSession:
     async def verbose(self, message: str, level: int = 3) -> None:
         await self.command("VERBOSE", message, level)
 
+
+# a usage answer longer than this is not Asterisk's; stop reading it
+_MAX_USAGE_LINES = 200
 
 # commands whose result -1 means the channel hung up
 _HANGUP_ON_MINUS_ONE = frozenset({"STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "RECORD FILE",

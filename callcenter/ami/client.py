@@ -56,6 +56,15 @@ class AmiClient:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ami")
 
+    async def run(self) -> None:
+        """Connect, watch and reconnect until cancelled (for a supervisor instead of start)."""
+        await self._run()
+
+    async def set_global(self, name: str, value: str, *, timeout: float = 2.0) -> None:
+        """Set an Asterisk global variable (Setvar without a channel); AmiError on failure."""
+        await self.action({"Action": "Setvar", "Variable": name, "Value": value},
+                          timeout=timeout)
+
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()

@@ -22,8 +22,10 @@ from callcenter.clock import ShiftedClock
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
 from callcenter.daemon.metrics import Metrics
+from callcenter.daemon.notify import Notifier
 from callcenter.daemon.queueing import QueueService
 from callcenter.daemon.status import StatusServer
+from callcenter.daemon.supervisor import Supervisor
 from callcenter.daemon.today import TodayStats
 from callcenter.site import Site
 from callcenter.store.database import resolve_dsn
@@ -94,7 +96,11 @@ class Daemon:
                                      {a.extension for a in site.spec.agents})
         self.ami.on_ready(self._publish_all_agents)
         self.agi = AgiServer(self.handle_agi, host=ast.agi_host,
-                             port=agi_port or ast.agi_port, allowed=ast.addresses)
+                             port=agi_port or ast.agi_port, allowed=ast.addresses,
+                             secret=site.secrets.agi_secret)
+        self.supervisor = Supervisor()
+        self.notifier = Notifier(alive=lambda: not self.supervisor.failed.is_set())
+        self.beats = 0
         self.status = StatusServer(status_socket(self.conf_dir), self.snapshot)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -190,6 +196,18 @@ class Daemon:
         return {"at": dt.datetime.now(dt.UTC).isoformat(), "day": self.today.day.isoformat(),
                 "queues": queues, "agents": agents}
 
+    async def _heartbeat_forever(self, interval: float = 1.0) -> None:
+        """Tell Asterisk the loop is alive (CC_ALIVE = epoch seconds): the dialplan sends new
+        calls to the static fallback when this goes stale (a hung or stopped daemon)."""
+        while True:
+            if self.ami.connected.is_set():
+                try:
+                    await self.ami.set_global("CC_ALIVE", str(int(time.time())))
+                    self.beats += 1
+                except Exception as exc:  # AMI trouble is the AMI client's to report
+                    log.debug("heartbeat not sent: %s", exc)
+            await asyncio.sleep(interval)
+
     async def _board_forever(self) -> None:
         while True:
             try:
@@ -226,7 +244,9 @@ class Daemon:
             "ami": {"connected": self.ami.connected.is_set(), "connects": self.ami.connects,
                     "events": self.ami.events_seen, "resyncs": self.channels.resyncs},
             "agi": {"port": self.agi.port, "sessions": len(self.agi.sessions),
-                    "refused": self.agi.refused, "broken": self.agi.broken},
+                    "refused": self.agi.refused, "broken": self.agi.broken,
+                    "unauthenticated": self.agi.unauthenticated},
+            "tasks": {"restarts": self.supervisor.snapshot(), "heartbeats": self.beats},
             "channels": self.channels.snapshot(),
             "flows": self.flows.snapshot(),
             "queues": self.queues.snapshot(),
@@ -246,10 +266,14 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         await self.agi.start()
         await self.status.start()
-        self.ami.start()
-        ticker = asyncio.create_task(self.queues.tick_forever(), name="acd-tick")
-        board = asyncio.create_task(self._board_forever(), name="wallboard")
-        writer = asyncio.create_task(self.recorder.run(), name="event-writer")
+        # started in this order, stopped in reverse; a task that dies is restarted
+        for name, factory in (("event-writer", self.recorder.run), ("ami", self.ami.run),
+                              ("acd-tick", self.queues.tick_forever),
+                              ("wallboard", self._board_forever),
+                              ("heartbeat", self._heartbeat_forever),
+                              ("watchdog", self.notifier.watchdog_forever)):
+            self.supervisor.add(name, factory)
+        self.supervisor.start()
         try:
             self.metrics.serve(self.site.spec.metrics.host, self.site.spec.metrics.port)
         except OSError as exc:  # metrics are worth a warning, not a refusal to take calls
@@ -257,16 +281,20 @@ class Daemon:
                         self.site.spec.metrics.port, exc)
         log.info("callcenter %s running: FastAGI on %s:%s, status on %s", __version__,
                  self.agi.host, self.agi.port, self.status.path)
+        self.notifier.ready(f"FastAGI on port {self.agi.port}")
+        failed = asyncio.create_task(self.supervisor.failed.wait())
+        stop = asyncio.create_task(self._stop.wait())
         try:
-            await self._stop.wait()
+            await asyncio.wait({failed, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            failed.cancel()
+            stop.cancel()
             log.info("stopping: no new calls taken; calls in progress continue in Asterisk")
-            ticker.cancel()
-            board.cancel()
+            self.notifier.stopping()
             await self.agi.stop()
             await self.status.stop()
+            await self.supervisor.stop()
             await self.ami.stop()
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
             await self.recorder.close()
             log.info("stopped")
+        self.supervisor.check()  # exit non-zero: systemd restarts a daemon that gave up

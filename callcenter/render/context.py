@@ -10,6 +10,9 @@ from callcenter.site.numbers import classify
 
 __all__ = ["MODULES", "build_context"]
 
+# a daemon heartbeat (CC_ALIVE) older than this sends new calls to the static fallback
+ALIVE_SECONDS = 3
+
 # Only what the rendered configuration uses; anything else stays unloaded.
 MODULES: tuple[str, ...] = (
     "res_timing_timerfd.so", "res_sorcery_config.so", "res_sorcery_memory.so",
@@ -64,6 +67,8 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         "sounds": str(out / "sounds"),
         "ast": spec.asterisk,
         "ami_secret": site.secrets.ami_secret,
+        "agi_secret": site.secrets.agi_secret,
+        "alive_seconds": ALIVE_SECONDS,
         "agents": [{"id": a.id, "name": a.name, "extension": a.extension, "site": a.site,
                     "password": site.secrets.sip_passwords[a.id],
                     "callerid": spec.sites[a.site].caller_id} for a in agents],

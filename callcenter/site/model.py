@@ -248,6 +248,7 @@ class Secrets:
     sip_passwords: dict[str, str]  # agent id -> password
     pins: dict[str, str]  # agent id -> keypad PIN
     trunk_passwords: dict[str, str]  # trunk name -> password
+    agi_secret: str = ""  # first part of every FastAGI request path (CC_AGI)
 
 
 @dataclasses.dataclass

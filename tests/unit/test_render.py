@@ -125,7 +125,9 @@ def test_inbound_numbers_hand_over_to_agi_then_fallback(site: Site, out: Path) -
     assert "Goto(cc-fallback,s,1)" in text
     fb = " ".join(secs["cc-fallback"][0]["same"])
     assert "PJSIP/8001&PJSIP/8002&PJSIP/8003,20" in fb
-    assert secs["globals"][0]["CC_AGI"] == ["agi://127.0.0.1:14573"]
+    assert secs["globals"][0]["CC_AGI"] == [f"agi://127.0.0.1:14573/{site.secrets.agi_secret}"]
+    assert len(site.secrets.agi_secret) >= 32  # the daemon refuses AGI paths without it
+    assert oct((out / "extensions.conf").stat().st_mode & 0o777) == "0o600"
 
 
 def test_outbound_routes_fail_over_in_order(site: Site, out: Path) -> None:
