@@ -6,6 +6,7 @@ import click
 
 from callcenter import __version__
 from callcenter.cli import (
+    agent_cmds,
     asterisk_cmds,
     contacts_cmds,
     daemon_cmds,
@@ -29,5 +30,5 @@ def main() -> None:
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
                 *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS,
                 *export_cmds.COMMANDS, *top_cmd.COMMANDS,
-                *contacts_cmds.COMMANDS):
+                *contacts_cmds.COMMANDS, *agent_cmds.COMMANDS):
     main.add_command(command)

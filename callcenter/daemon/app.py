@@ -93,7 +93,8 @@ class Daemon:
                                self.contacts)
         self.ami.on_event("Hangup", lambda msg: self.flows.on_hangup(msg.get("Uniqueid", "")))
         self.features = FeatureCodes(self.agents, site.secrets.pins,
-                                     {a.extension for a in site.spec.agents})
+                                     {a.extension for a in site.spec.agents},
+                                     emit=self.recorder.emit)
         self.ami.on_ready(self._publish_all_agents)
         self.agi = AgiServer(self.handle_agi, host=ast.agi_host,
                              port=agi_port or ast.agi_port, allowed=ast.addresses,
@@ -101,7 +102,8 @@ class Daemon:
         self.supervisor = Supervisor()
         self.notifier = Notifier(alive=lambda: not self.supervisor.failed.is_set())
         self.beats = 0
-        self.status = StatusServer(status_socket(self.conf_dir), self.snapshot)
+        self.status = StatusServer(status_socket(self.conf_dir), self.snapshot,
+                                   {"unlock": self._unlock})
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -146,6 +148,17 @@ class Daemon:
                                reason="requeue",
                                entry=re.sub(r"[^0-9a-f-]", "", entry)[:36],
                                entered_ms=int(entered) if entered.isdigit() else None)
+
+    def _unlock(self, req: dict[str, Any]) -> dict[str, Any]:
+        """`callcenter agent unlock`: lift a desk-phone login lock (agent id or phone)."""
+        agent = re.sub(r"\D", "", str(req.get("agent") or ""))[:8]
+        phone = re.sub(r"\D", "", str(req.get("phone") or ""))[:8]
+        if not agent and not phone:
+            return {"error": "give an agent id or a phone extension"}
+        done = self.features.unlock(agent, phone)
+        log.info("login unlock requested for agent %r phone %r: %s", agent, phone,
+                 "lifted" if done else "was not locked")
+        return {"unlocked": done, "agent": agent, "phone": phone}
 
     def _record_agent(self, rec: AgentRecord, prev: AgentState, since: float,
                       reason: str) -> None:
@@ -247,6 +260,7 @@ class Daemon:
                     "refused": self.agi.refused, "broken": self.agi.broken,
                     "unauthenticated": self.agi.unauthenticated},
             "tasks": {"restarts": self.supervisor.snapshot(), "heartbeats": self.beats},
+            "logins_locked": self.features.lockout.snapshot(),
             "channels": self.channels.snapshot(),
             "flows": self.flows.snapshot(),
             "queues": self.queues.snapshot(),

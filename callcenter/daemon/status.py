@@ -1,4 +1,7 @@
-"""The daemon's local status endpoint: a Unix socket that answers one JSON document."""
+"""The daemon's local status endpoint: a Unix socket (mode 0600) that answers one JSON document.
+
+A client may first send one JSON request line, e.g. {"request": "unlock", "agent": "1001"};
+without one (or with {"request": "status"}) the answer is the status snapshot."""
 
 from __future__ import annotations
 
@@ -12,15 +15,21 @@ from typing import Any
 
 from callcenter.errors import CallcenterError
 
-__all__ = ["StatusServer", "query_status"]
+__all__ = ["StatusServer", "query_status", "send_request"]
+
+Command = Callable[[dict[str, Any]], dict[str, Any]]
+_REQUEST_LIMIT = 4096
 
 
 class StatusServer:
     """Answers every connection with `snapshot()` as JSON, then closes it."""
 
-    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]]):
+    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]],
+                 commands: dict[str, Command] | None = None, request_timeout: float = 0.5):
         self.path = path
         self.snapshot = snapshot
+        self.commands = commands or {}
+        self.request_timeout = request_timeout
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -39,14 +48,39 @@ class StatusServer:
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            writer.write(json.dumps(self.snapshot(), ensure_ascii=False, default=str).encode())
+            try:  # an old client sends nothing and waits: it gets the status after the timeout
+                line = await asyncio.wait_for(reader.readline(), self.request_timeout)
+            except (TimeoutError, ValueError, ConnectionError):
+                line = b""
+            writer.write(json.dumps(self._reply(line), ensure_ascii=False,
+                                    default=str).encode())
             await writer.drain()
         finally:
             writer.close()
 
+    def _reply(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line) if line.strip() else {}
+        except ValueError:
+            return {"error": "the request is not JSON"}
+        kind = req.get("request", "status") if isinstance(req, dict) else None
+        if kind == "status":
+            return self.snapshot()
+        command = self.commands.get(kind) if isinstance(kind, str) else None
+        if command is None:
+            return {"error": f"unknown request {kind!r}; known: status, "
+                             f"{', '.join(sorted(self.commands))}"}
+        return command(req)
+
 
 def query_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
     """Ask the running daemon what it sees."""
+    return send_request(path, {"request": "status"}, timeout)
+
+
+def send_request(path: Path, request: dict[str, Any], timeout: float = 3.0
+                 ) -> dict[str, Any]:
+    """Send one request to the running daemon and return its JSON answer."""
     import socket
 
     if not path.exists():
@@ -59,7 +93,16 @@ def query_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
         except OSError as exc:
             raise CallcenterError(f"the daemon does not answer on {path} ({exc.strerror}) — "
                                   "it may have stopped; start it with 'callcenter run'") from exc
-        chunks = []
-        while data := sock.recv(65536):
-            chunks.append(data)
-    return json.loads(b"".join(chunks))
+        try:
+            sock.sendall(json.dumps(request).encode()[:_REQUEST_LIMIT] + b"\n")
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        except OSError as exc:
+            raise CallcenterError(f"the daemon at {path} did not answer within {timeout:g} s "
+                                  f"({exc}) — it may be hung; see its log") from exc
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise CallcenterError(f"the daemon at {path} sent a broken answer — see its log"
+                              ) from exc

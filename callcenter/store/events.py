@@ -34,6 +34,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "queue.callback_request": ("entry", "wait_ms", "number"),
     "queue.callback_result": ("entry", "attempt", "status", "result"),
     "agent.state": ("state", "reason", "prev", "prev_reason", "since", "device"),
+    "agent.login_locked": ("device", "scope", "failures", "until"),
     "trunk.attempt": ("number", "route", "trunk", "status", "purpose"),
     "survey.answer": ("flow", "question", "score", "scale"),
 }
