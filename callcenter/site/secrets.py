@@ -3,6 +3,8 @@ environment, generated when asked, never written into the site file."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets as _random
 import string
@@ -105,7 +107,18 @@ def resolve_secrets(src: Source, spec: SiteFile, path: Path,
                                   ("trunks", name), f"password for trunk '{name}'")
     if problems:
         return None, problems
-    return Secrets(ami_secret=ami, sip_passwords=sip, pins=pins, trunk_passwords=trunk_pw), []
+    return Secrets(ami_secret=ami, sip_passwords=sip, pins=pins, trunk_passwords=trunk_pw,
+                   agi_secret=_agi_secret(env, data, ami)), []
+
+
+def _agi_secret(env: Mapping[str, str], data: dict[str, Any], ami: str) -> str:
+    """The FastAGI secret; a secrets file from before it existed gets one derived from its
+    (random) AMI secret, so an upgrade keeps working until 'secrets generate' adds one."""
+    value = env.get(env_name("AGI_SECRET")) or str(data.get("agi_secret") or "")
+    cleaned = "".join(c for c in value if c.isascii() and c.isalnum())  # a URL path part
+    if cleaned:
+        return cleaned
+    return hmac.new(ami.encode(), b"callcenter fastagi", hashlib.sha256).hexdigest()[:32]
 
 
 def generate_secrets(spec: SiteFile, path: Path) -> list[str]:
@@ -116,6 +129,9 @@ def generate_secrets(spec: SiteFile, path: Path) -> list[str]:
     if not data.get("ami_secret"):
         data["ami_secret"] = _token(32)
         added.append("ami_secret")
+    if not data.get("agi_secret"):
+        data["agi_secret"] = _token(32)
+        added.append("agi_secret")
     agents = data.setdefault("agents", {}) or {}
     data["agents"] = agents
     for agent in spec.agents:
