@@ -219,7 +219,10 @@ class Daemon:
                     self.beats += 1
                 except Exception as exc:  # AMI trouble is the AMI client's to report
                     log.debug("heartbeat not sent: %s", exc)
-            await asyncio.sleep(interval)
+                await asyncio.sleep(interval)
+            else:  # the first beat goes out as soon as AMI is up: calls then reach flows
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ami.connected.wait(), interval)
 
     async def _board_forever(self) -> None:
         while True:
