@@ -29,10 +29,10 @@ from callcenter.agi import AgiHangup, AgiSession
 from callcenter.site import Site
 from callcenter.store.recorder import NullRecorder
 
-__all__ = ["QueueService", "WaitingCall"]
+__all__ = ["QueueService", "WaitingCall", "requeue_callback"]
 
 CALLBACK_ATTEMPTS = 3  # dialling the customer, then the final status is "failed"
-CALLBACK_RETRY_SECONDS = 120
+CALLBACK_RETRY_SECONDS = 120  # the default of a queue's callback_retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,22 @@ class WaitingCall:
     offers: int = 0
     offered_ms: int = 0
     answered_ms: int = 0
+
+
+def requeue_callback(scheduler: Scheduler, call_id: str, queue: str, now: int, *,
+                     priority: int, enqueue_time: int) -> list[Any]:
+    """Put a callback retry back in its old place and return the scheduler's decisions.
+
+    `enqueue` may offer the call at once to a free agent; `to_callback` would then refuse a
+    call that is no longer waiting, and those decisions were lost with the exception: the
+    agent stayed reserved (ringing) in the scheduler while the book showed it ready — never
+    offered a call again. An offered retry keeps its offer (the daemon treats it as a
+    callback, since its WaitingCall says so)."""
+    decisions = scheduler.enqueue(call_id, queue, now, priority=priority,
+                                  enqueue_time=enqueue_time)
+    if any(isinstance(d, Offer) and d.call_id == call_id for d in decisions):
+        return decisions
+    return decisions + scheduler.to_callback(call_id, now)
 
 
 def _iso(ms: int) -> str:
@@ -431,20 +447,19 @@ class QueueService:
 
     async def _retry_callback(self, call: WaitingCall) -> None:
         """The customer did not answer: ask again later, in the same place."""
-        await asyncio.sleep(CALLBACK_RETRY_SECONDS)
+        await asyncio.sleep(self.site.spec.queues[call.queue].callback_retry_seconds)
         retry = WaitingCall(f"{call.call_id}-r{call.attempts}", call.queue, call.priority,
                             call.caller, call.label, call.enqueued_ms, number=call.number,
                             callback=True, attempts=call.attempts, entry=call.entry,
                             entered_ms=call.entered_ms, origin=call.origin or call.call_id)
         self.calls[retry.call_id] = retry
         try:
-            decisions = self.scheduler.enqueue(retry.call_id, retry.queue, self.now(),
-                                               priority=retry.priority,
-                                               enqueue_time=retry.enqueued_ms)
-            decisions += self.scheduler.to_callback(retry.call_id, self.now())
-            self._apply(decisions)
+            self._apply(requeue_callback(self.scheduler, retry.call_id, retry.queue,
+                                         self.now(), priority=retry.priority,
+                                         enqueue_time=min(retry.enqueued_ms, self.now())))
         except SchedulerError as exc:
-            log.warning("callback retry: %s", exc)
+            self.calls.pop(retry.call_id, None)
+            log.warning("callback retry of %s not queued: %s", call.caller, exc)
 
     async def _announce(self, session: AgiSession, call_id: str) -> None:
         try:

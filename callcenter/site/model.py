@@ -112,6 +112,8 @@ class Queue:
     ring_seconds: int = 15
     # agents blind-transfer a caller into this queue by dialling *8 + code (keeps the wait)
     code: Digits | None = None
+    # an unanswered callback customer is dialled again after this long (3 attempts in all)
+    callback_retry_seconds: int = 120
 
 
 @dataclass(config=_STRICT)
@@ -197,6 +199,9 @@ class AsteriskSettings:
     rtp_end: int = 20000
     # addresses the daemon accepts FastAGI connections from
     addresses: list[Host] = field(default_factory=lambda: ["127.0.0.1"])
+    # how often Asterisk sends OPTIONS to agents' phones (0: never; unreachable phones pause
+    # their agent until they answer again)
+    phone_qualify_seconds: int = 30
 
 
 @dataclass(config=_STRICT)

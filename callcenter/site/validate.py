@@ -110,6 +110,9 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
         for field_name in ("service_level_seconds", "max_wait_seconds", "wrap_up_seconds"):
             if getattr(queue, field_name) < 0:
                 c.add(("queues", key, field_name), "must not be negative", "use 0 or more")
+        if not 1 <= queue.callback_retry_seconds <= 86400:
+            c.add(("queues", key, "callback_retry_seconds"), "must be 1 to 86400 seconds",
+                  "use e.g. 120")
         if queue.weight < 1:
             c.add(("queues", key, "weight"), "weight must be at least 1", "use 1 or more")
         if queue.expand_after_seconds is not None and (
@@ -187,6 +190,9 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
             c.add(("asterisk", name), "port out of range", "use 1–65535")
     if a.rtp_start >= a.rtp_end:
         c.add(("asterisk", "rtp_end"), "the RTP range is empty", "make rtp_end > rtp_start")
+    if not 0 <= a.phone_qualify_seconds <= 3600:
+        c.add(("asterisk", "phone_qualify_seconds"), "must be 0 (off) to 3600 seconds",
+              "use e.g. 30")
     if len({a.sip_port, a.ami_port, a.agi_port}) < 3:
         c.add(("asterisk",), "sip_port, ami_port and agi_port must differ", "change one")
 
