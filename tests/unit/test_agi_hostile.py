@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
 from callcenter.agi import AgiHangup, AgiServer, AgiSession
 
@@ -182,3 +184,27 @@ def test_sessions_without_the_secret_get_nothing(caplog: pytest.LogCaptureFixtur
     assert len(warnings) == 2  # once per peer per minute, not once per attempt
     assert "5 more refused" in warnings[1]
     assert SECRET not in caplog.text
+
+
+def test_each_install_gets_its_own_agi_secret_in_the_dialplan(tmp_path: Path) -> None:
+    from callcenter.render import render_files
+    from callcenter.site import load_site
+    from tests.fix_asterisk import make_site
+
+    one = load_site(make_site(tmp_path / "one"), env={})
+    two = load_site(make_site(tmp_path / "two"), env={})
+    assert len(one.secrets.agi_secret) == 32 and one.secrets.agi_secret.isalnum()
+    assert one.secrets.agi_secret != two.secrets.agi_secret
+    text = render_files(one, tmp_path / "out")["extensions.conf"]
+    assert f"CC_AGI = agi://127.0.0.1:14573/{one.secrets.agi_secret}\n" in text
+    # a secrets file from before the AGI secret still gets a stable, unguessable one
+    secrets = tmp_path / "one" / "secrets.yaml"
+    data = yaml.safe_load(secrets.read_text())
+    del data["agi_secret"]
+    secrets.write_text(yaml.safe_dump(data))
+    old = load_site(tmp_path / "one" / "site.yaml", env={})
+    assert old.secrets.agi_secret == load_site(tmp_path / "one" / "site.yaml",
+                                               env={}).secrets.agi_secret
+    assert len(old.secrets.agi_secret) == 32 and old.secrets.agi_secret not in secrets.read_text()
+    assert load_site(tmp_path / "one" / "site.yaml",
+                     env={"CALLCENTER_AGI_SECRET": "ov3rride"}).secrets.agi_secret == "ov3rride"

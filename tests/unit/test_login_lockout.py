@@ -182,3 +182,17 @@ def _old_client(path: Path) -> dict:
         while data := sock.recv(65536):
             chunks.append(data)
     return json.loads(b"".join(chunks))
+
+
+def test_agent_unlock_command_without_a_daemon_says_so(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import main
+
+    res = CliRunner().invoke(main, ["agent", "unlock", "1001", "--conf", str(tmp_path)])
+    assert res.exit_code == 1 and "no daemon status socket" in res.output
+    assert "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["agent", "unlock", "10;01", "--conf", str(tmp_path)])
+    assert res.exit_code == 2 and "not an agent id" in res.output
+    res = CliRunner().invoke(main, ["agent", "unlock", "--conf", str(tmp_path)])
+    assert res.exit_code == 2 and "give an agent id" in res.output
