@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -68,6 +69,27 @@ class AgentRecord:
     misses: int = 0
 
 
+_FIELDS = {"agent_id": str, "state": str, "since": (int, float), "device": str,
+           "pause_reason": str, "misses": int}
+
+
+def _record(doc: object) -> AgentRecord | None:
+    """The saved record as an AgentRecord, or None when it is not exactly what _save wrote."""
+    if not isinstance(doc, dict) or set(doc) != set(_FIELDS):
+        return None
+    for key, kind in _FIELDS.items():
+        if not isinstance(doc[key], kind) or isinstance(doc[key], bool):
+            return None
+    try:
+        state = AgentState(doc["state"])
+    except ValueError:
+        return None
+    if doc["misses"] < 0:
+        return None
+    return AgentRecord(doc["agent_id"], state, float(doc["since"]), doc["device"],
+                       doc["pause_reason"], doc["misses"])
+
+
 class AgentBook:
     """Every agent's state; `on_change(record)` runs after each change (BLF, events)."""
 
@@ -84,28 +106,80 @@ class AgentBook:
             self._load(path)
 
     def _load(self, path: Path) -> None:
+        """Take back what was saved; a record that is not what `_save` writes is skipped with
+        a warning (never a refusal to start: under Restart=always that is a crash loop), and
+        a file with anything wrong in it is kept aside as agents.json.bad-N for a person."""
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable agent state file %s: %s", path, exc)
+            self._keep_aside(path)
             return
-        for doc in saved.get("agents", []):
-            if doc.get("agent_id") in self.agents:
-                rec = AgentRecord(**{**doc, "state": AgentState(doc["state"])})
-                # a call that was ringing or up when we stopped is re-learnt from AMI; the
-                # agent keeps being logged in
-                if rec.state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP):
-                    rec.state = AgentState.READY
-                self.agents[rec.agent_id] = rec
+        docs = saved.get("agents") if isinstance(saved, dict) else None
+        if not isinstance(docs, list):
+            log.warning("ignoring agent state file %s: not an {\"agents\": [...]} document",
+                        path)
+            self._keep_aside(path)
+            return
+        bad = 0
+        for n, doc in enumerate(docs):
+            rec = _record(doc)
+            if rec is None or rec.agent_id not in self.agents:
+                bad += rec is None
+                if rec is None:
+                    log.warning("agent state file %s: record %d skipped (not a valid agent "
+                                "record): %.200r", path, n, doc)
+                continue
+            # a call that was ringing or up when we stopped is believed to be up until AMI
+            # says which phones are on a channel (QueueService.relearn_phones): an agent
+            # still talking must not be rung with a second caller
+            if rec.state in (AgentState.RINGING, AgentState.ON_CALL):
+                rec.state = AgentState.ON_CALL
+            elif rec.state == AgentState.WRAP_UP:
+                rec.state = AgentState.READY
+            self.agents[rec.agent_id] = rec
+        if bad:
+            self._keep_aside(path)
+
+    @staticmethod
+    def _keep_aside(path: Path) -> None:
+        n = 1
+        while path.with_name(f"{path.name}.bad-{n}").exists():
+            n += 1
+        target = path.with_name(f"{path.name}.bad-{n}")
+        try:
+            shutil.copy2(path, target)
+            os.chmod(target, 0o600)
+            log.warning("the agent state file was kept as %s for inspection", target)
+        except OSError as exc:
+            log.warning("could not keep %s aside: %s", path, exc)
 
     def _save(self) -> None:
+        """Write the file atomically (temp file, fsync, rename, fsync of the folder), mode
+        0600 in a 0700 folder: a crash leaves the old or the new file, never half of one."""
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
         doc = {"agents": [{**asdict(r), "state": r.state.value} for r in self.agents.values()]}
-        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        data = json.dumps(doc, indent=1).encode("utf-8")
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
     def get(self, agent_id: str) -> AgentRecord:
         try:
@@ -173,3 +247,18 @@ class AgentBook:
     def call_ended(self, agent_id: str, wrap_up: bool) -> AgentRecord:
         rec = self.get(agent_id)
         return self._move(rec, AgentState.WRAP_UP if wrap_up else AgentState.READY)
+
+    def relearn_call(self, agent_id: str) -> AgentRecord:
+        """AMI shows the agent's phone on a live channel the book did not know of (a restart
+        after a crash, a call while AMI was away): the agent is on a call, whatever it was."""
+        rec = self.get(agent_id)
+        if rec.state in (AgentState.ON_CALL, AgentState.LOGGED_OUT):
+            return rec
+        prev, prev_since, prev_reason = rec.state, rec.since, rec.pause_reason
+        rec.state, rec.since, rec.pause_reason = AgentState.ON_CALL, self.clock(), ""
+        self._save()
+        for transition in self.transitions:
+            transition(rec, prev, prev_since, prev_reason)
+        for listener in self.listeners:
+            listener(rec)
+        return rec

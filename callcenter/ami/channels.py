@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,7 +12,7 @@ from panoramisk.message import Message
 
 from callcenter.ami.client import AmiClient
 
-__all__ = ["Channel", "LiveChannels"]
+__all__ = ["Channel", "LiveChannels", "phone_of"]
 
 
 @dataclass
@@ -32,6 +34,9 @@ class LiveChannels:
         self.ami = ami
         self.channels: dict[str, Channel] = {}
         self.resyncs = 0
+        # run after each resync (the table is true again) and for each channel hung up
+        self.resynced: list[Callable[[], None]] = []
+        self.gone: list[Callable[[Channel], None]] = []
         ami.on_event("Newchannel", self._new)
         ami.on_event("Newstate", self._update)
         ami.on_event("NewCallerid", self._update)
@@ -49,6 +54,8 @@ class LiveChannels:
                 fresh[ch.uniqueid] = ch
         self.channels = fresh
         self.resyncs += 1
+        for listener in self.resynced:
+            listener()
 
     def _new(self, msg: Message) -> None:
         ch = _from(msg)
@@ -65,10 +72,23 @@ class LiveChannels:
         ch.exten = msg.get("Exten", ch.exten)
 
     def _hangup(self, msg: Message) -> None:
-        self.channels.pop(msg.get("Uniqueid", ""), None)
+        ch = self.channels.pop(msg.get("Uniqueid", ""), None)
+        if ch is not None:
+            for listener in self.gone:
+                listener(ch)
+
+    def of_phone(self, extension: str) -> list[Channel]:
+        """The live channels of one SIP phone (PJSIP/EXT-xxxxxxxx)."""
+        return [c for c in self.channels.values() if phone_of(c.name) == extension]
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [asdict(c) for c in sorted(self.channels.values(), key=lambda c: c.seen_at)]
+
+
+def phone_of(channel_name: str) -> str:
+    """The endpoint a PJSIP channel belongs to ("PJSIP/1001-0000000a" → "1001"), else ""."""
+    m = re.fullmatch(r"PJSIP/([^-/]+)-[0-9a-f]+", channel_name)
+    return m.group(1) if m else ""
 
 
 def _from(msg: Message) -> Channel:

@@ -32,6 +32,8 @@ from callcenter.store.recorder import NullRecorder
 __all__ = ["QueueService", "WaitingCall", "requeue_callback"]
 
 CALLBACK_ATTEMPTS = 3  # dialling the customer, then the final status is "failed"
+# pauses the daemon made (not the agent): lifted when the phone is reachable again
+SYSTEM_PAUSES = frozenset({"unreachable", "busy"})
 CALLBACK_RETRY_SECONDS = 120  # the default of a queue's callback_retry_seconds
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class QueueService:
         self._last = 0
         self._syncing = False
         self._timers: set[asyncio.Task[None]] = set()
+        self._phone_calls: dict[str, str] = {}  # agent -> channel of a call the ACD did not give
         book.listeners.append(self._agent_changed)
         book.transitions.append(self._agent_moved)
         for rec in book.agents.values():  # agents logged in before a restart
@@ -156,6 +159,8 @@ class QueueService:
                 self._apply(s.login(aid, now, site=agent.site, skills=dict(agent.skills)))
                 if rec.state == AgentState.PAUSED:
                     self._apply(s.pause(aid, self.now(), rec.pause_reason or "break"))
+                elif rec.state == AgentState.ON_CALL:  # believed on a call (restart)
+                    self._apply(s.busy(aid, self.now()))
             elif rec.state == AgentState.READY:
                 self._apply(s.ready(aid, now))
             elif rec.state == AgentState.PAUSED:
@@ -172,6 +177,107 @@ class QueueService:
             log.warning("agent state: %s", exc)
         finally:
             self._syncing = False
+
+    # ---- phones: live channels and reachability ------------------------------------
+    def relearn_phones(self, channels: Any) -> None:
+        """After (re)connecting to AMI, the channel table is true: an agent whose phone is on
+        a live channel is on a call (not to be rung with a second caller); an agent believed
+        on a call whose phone has none, and no ACD call, is ready again."""
+        for rec in list(self.book.agents.values()):
+            aid = rec.agent_id
+            if rec.state == AgentState.LOGGED_OUT or aid in self.by_agent:
+                continue
+            phone = rec.device or self.agents[aid].extension
+            live = channels.of_phone(phone)
+            if live and rec.state in (AgentState.READY, AgentState.WRAP_UP,
+                                      AgentState.ON_CALL):
+                self._phone_calls[aid] = live[0].uniqueid
+                if rec.state != AgentState.ON_CALL:
+                    log.info("agent %s is on a call (phone %s): not offered calls until it "
+                             "ends", aid, phone)
+                    self._wrapping.pop(aid, None)
+                    self._book(self.book.relearn_call, aid)
+                self._scheduler_busy(aid)
+            elif not live and rec.state == AgentState.ON_CALL:
+                log.info("agent %s's call ended while we were away: ready", aid)
+                self._phone_calls.pop(aid, None)
+                self._phone_free(aid)
+
+    def phone_hung_up(self, channel: Any) -> None:
+        """A channel the ACD did not give ended: its agent is free again."""
+        for aid, uniqueid in list(self._phone_calls.items()):
+            if uniqueid == channel.uniqueid:
+                del self._phone_calls[aid]
+                if aid not in self.by_agent and self.book.get(aid).state == AgentState.ON_CALL:
+                    log.info("agent %s's call ended: ready", aid)
+                    self._phone_free(aid)
+
+    def _scheduler_busy(self, aid: str) -> None:
+        try:
+            if self.scheduler.agent_status(aid).state != "busy":
+                self._apply(self.scheduler.busy(aid, self.now()))
+        except SchedulerError as exc:
+            log.warning("agent %s on a call: %s", aid, exc)
+
+    def _phone_free(self, aid: str) -> None:
+        self._book(self.book.call_ended, aid, False)
+        try:
+            self._apply(self.scheduler.ready(aid, self.now()))
+        except SchedulerError as exc:
+            log.warning("agent %s free: %s", aid, exc)
+
+    def phone_reachable(self, extension: str, reachable: bool) -> None:
+        """The phone's contact became (un)reachable (AMI ContactStatus): an agent the system
+        paused for it comes back by itself; a ready agent whose phone went away is paused
+        before a caller is rung on it."""
+        for rec in list(self.book.agents.values()):
+            if (rec.device or self.agents[rec.agent_id].extension) != extension:
+                continue
+            if reachable and rec.state == AgentState.PAUSED and \
+                    rec.pause_reason in SYSTEM_PAUSES:
+                log.info("agent %s's phone %s is reachable again: ready", rec.agent_id,
+                         extension)
+                self._book(self.book.ready, rec.agent_id)
+                self._apply_safely(self.scheduler.ready, rec.agent_id)
+            elif not reachable and rec.state == AgentState.READY:
+                log.warning("agent %s's phone %s is unreachable: paused until it answers",
+                            rec.agent_id, extension)
+                self._book(self.book.pause, rec.agent_id, "unreachable")
+                self._apply_safely(self.scheduler.pause, rec.agent_id, "unreachable")
+
+    def _apply_safely(self, fn: Any, aid: str, *args: Any) -> None:
+        try:
+            self._apply(fn(aid, self.now(), *args))
+        except SchedulerError as exc:
+            log.warning("agent %s: %s", aid, exc)
+
+    def on_contact_status(self, msg: Message) -> None:
+        """AMI ContactStatus: Reachable / Unreachable / Removed / Created of an AOR."""
+        status = msg.get("ContactStatus", "")
+        aor = msg.get("AOR", "") or msg.get("EndpointName", "")
+        if status in ("Reachable", "Created", "Updated"):
+            self.phone_reachable(aor, True)
+        elif status in ("Unreachable", "Removed"):
+            self.phone_reachable(aor, False)
+
+    def on_device_state(self, msg: Message) -> None:
+        """AMI DeviceStateChange of PJSIP/EXT: NOT_INUSE means the phone is there again."""
+        device, state = msg.get("Device", ""), msg.get("State", "")
+        if device.startswith("PJSIP/") and state == "NOT_INUSE":
+            self.phone_reachable(device[len("PJSIP/"):], True)
+
+    def unreachable_queues(self) -> list[str]:
+        """Queues whose logged-in agents are all paused as unreachable (an alarm)."""
+        out = []
+        for name, q in self.site.spec.queues.items():
+            serving = [r for r in self.book.agents.values()
+                       if r.state != AgentState.LOGGED_OUT
+                       and all(self.agents[r.agent_id].skills.get(k, 0) >= lvl
+                               for k, lvl in q.skills.items())]
+            if serving and all(r.state == AgentState.PAUSED and r.pause_reason == "unreachable"
+                               for r in serving):
+                out.append(name)
+        return out
 
     # ---- decisions -------------------------------------------------------------------
     def _apply(self, decisions: list[Any]) -> None:
