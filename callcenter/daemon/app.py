@@ -83,6 +83,11 @@ class Daemon:
         self.ami.on_event("OriginateResponse", self.queues.on_originate_response)
         self.ami.on_event("UserEvent", self.queues.on_user_event)
         self.ami.on_event("UserEvent", self._on_user_event)
+        # agents' phones: on a live channel after a restart, and reachable again
+        self.channels.resynced.append(lambda: self.queues.relearn_phones(self.channels))
+        self.channels.gone.append(self.queues.phone_hung_up)
+        self.ami.on_event("ContactStatus", self.queues.on_contact_status)
+        self.ami.on_event("DeviceStateChange", self.queues.on_device_state)
         # contacts: the store's table (imported with `callcenter contacts import`), then the
         # site file's contact file
         from callcenter.ivr.engine import site_contacts
