@@ -69,6 +69,7 @@ class Daemon:
         self.metrics = Metrics(lambda: self._board, self.recorder.snapshot)
         self.recorder.listeners += [self.today.on_event, self.metrics.on_event]
         self._board: dict[str, Any] = {}
+        self._unreachable_alarmed: set[str] = set()
         self.ami = AmiClient(host="127.0.0.1", port=ast.ami_port, username="callcenter",
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
@@ -192,6 +193,8 @@ class Daemon:
         spec, now_ms = self.site.spec, self.queues.now()
         today = self.today.snapshot()
         busy_states = {AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
+        unreachable = self.queues.unreachable_queues()
+        self._alarm_unreachable(unreachable)
         queues: dict[str, Any] = {}
         for name, q in spec.queues.items():
             waiting = [c for c in self.queues.calls.values()
@@ -205,6 +208,10 @@ class Daemon:
                 "busy": sum(s in busy_states for s in states),
                 "paused": sum(s == AgentState.PAUSED for s in states),
                 "logged_in": sum(s != AgentState.LOGGED_OUT for s in states),
+                "unreachable": sum(self.agents.agents[a].state == AgentState.PAUSED and
+                                   self.agents.agents[a].pause_reason == "unreachable"
+                                   for a in self._serving[name]),
+                "all_unreachable": name in unreachable,
                 **today.get(name, {})}
         names = self._agent_specs
         agents = [{"id": r.agent_id, "name": names[r.agent_id].name,
@@ -212,7 +219,27 @@ class Daemon:
                    "reason": r.pause_reason, "since": r.since, "device": r.device}
                   for r in self.agents.agents.values() if r.agent_id in names]
         return {"at": dt.datetime.now(dt.UTC).isoformat(), "day": self.today.day.isoformat(),
-                "queues": queues, "agents": agents}
+                "queues": queues, "agents": agents, "alarms": self.alarms()}
+
+    def alarms(self) -> list[str]:
+        """What a person must act on now (`callcenter status`, `callcenter top`)."""
+        out = [f"queue {q}: every logged-in agent's phone is unreachable"
+               for q in self.queues.unreachable_queues()]
+        store = self.recorder
+        if store.spool_error:
+            out.append(f"{store.spool_error}: {len(store.held)} events held in memory "
+                       f"(at most {store.held_max}), {store.lost_overflow} lost")
+        elif store.lost_overflow:
+            out.append(f"{store.lost_overflow} events were lost while the spool was full")
+        return out
+
+    def _alarm_unreachable(self, queues: list[str]) -> None:
+        for q in set(queues) - self._unreachable_alarmed:
+            log.error("ALARM: queue %s: every logged-in agent's phone is unreachable; "
+                      "callers get no agent until a phone answers again", q)
+        for q in self._unreachable_alarmed - set(queues):
+            log.info("queue %s: an agent's phone is reachable again", q)
+        self._unreachable_alarmed = set(queues)
 
     async def _heartbeat_forever(self, interval: float = 1.0) -> None:
         """Tell Asterisk the loop is alive (CC_ALIVE = epoch seconds): the dialplan sends new
@@ -274,6 +301,7 @@ class Daemon:
             "queues": self.queues.snapshot(),
             "wallboard": self.wallboard(),
             "store": self.recorder.snapshot(),
+            "alarms": self.alarms(),
             "agents": [{"id": r.agent_id, "state": r.state.value, "device": r.device,
                         "reason": r.pause_reason, "since": r.since, "misses": r.misses}
                        for r in self.agents.agents.values()],

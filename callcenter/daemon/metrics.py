@@ -59,6 +59,26 @@ class _WallboardCollector(Collector):
         yield GaugeMetricFamily("callcenter_store_backlog_bytes",
                                 "Spooled events not yet in PostgreSQL",
                                 value=float(store.get("backlog_bytes", 0)))
+        yield GaugeMetricFamily("callcenter_store_spool_alarm",
+                                "1 while the spool cannot be written (disk full, I/O error)",
+                                value=1.0 if store.get("spool_error") else 0.0)
+        yield GaugeMetricFamily("callcenter_store_events_held",
+                                "Events held in memory because the spool cannot be written",
+                                value=float(store.get("held_in_memory", 0)))
+        yield GaugeMetricFamily("callcenter_store_events_lost",
+                                "Events dropped because more than the memory bound were held",
+                                value=float(store.get("lost_overflow", 0)))
+        alarm = GaugeMetricFamily("callcenter_queue_all_agents_unreachable",
+                                  "1 when every logged-in agent of the queue is paused because "
+                                  "its phone is unreachable", labels=["queue"])
+        unreachable = GaugeMetricFamily("callcenter_queue_agents_unreachable",
+                                        "Agents of the queue paused as unreachable",
+                                        labels=["queue"])
+        for queue, q in board.get("queues", {}).items():
+            alarm.add_metric([queue], 1.0 if q.get("all_unreachable") else 0.0)
+            unreachable.add_metric([queue], float(q.get("unreachable", 0)))
+        yield alarm
+        yield unreachable
 
 
 class Metrics:

@@ -31,6 +31,10 @@ _STATE_STYLE = {"ready": "green", "ringing": "yellow", "on_call": "cyan", "wrap_
                 "paused": "magenta", "logged_out": "dim"}
 
 
+# pauses the daemon made because of the phone, not the agent's choice
+_SYSTEM_REASONS = {"unreachable", "busy"}
+
+
 def render_wallboard(board: dict[str, Any], now: float | None = None) -> Group:
     now = time.time() if now is None else now
     queues = Table(title=f"Queues — {board.get('day', '')}", title_justify="left",
@@ -55,6 +59,8 @@ def render_wallboard(board: dict[str, Any], now: float | None = None) -> Group:
                                                             a["id"])):
         agents.add_row(a["id"], a.get("name", ""), a.get("site", ""),
                        Text(a["state"], style=_STATE_STYLE.get(a["state"], "")),
-                       a.get("reason") or "", _duration(now - float(a.get("since") or now)),
+                       Text(a.get("reason") or "", style="bold red" if a.get("reason") in
+                            _SYSTEM_REASONS else ""), _duration(now - float(a.get("since") or now)),
                        a.get("device") or "")
-    return Group(queues, agents)
+    alarms = [Text(f"ALARM: {text}", style="bold red") for text in board.get("alarms", [])]
+    return Group(*alarms, queues, agents)

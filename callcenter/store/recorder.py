@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ __all__ = ["EventRecorder", "NullRecorder", "insert_events"]
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+# events kept in memory while the spool cannot be written (disk full, I/O error); beyond
+# this bound the oldest held events are dropped and counted (`lost_overflow`)
+HELD_MAX = 100_000
 SYNC_SECONDS = 0.2
 _INSERT = """
 INSERT INTO events (id, at, kind, call_id, queue, agent_id, site, data)
@@ -56,8 +60,12 @@ class EventRecorder:
     the embedded cluster) and returns the DSN; None means spool only."""
 
     def __init__(self, spool_dir: Path, dsn_factory: Callable[[], str] | None, *,
-                 batch: int = BATCH, upgrade: bool = False):
+                 batch: int = BATCH, upgrade: bool = False, held_max: int = HELD_MAX):
         self.spool = Spool(spool_dir)
+        self.held: deque[Event] = deque()  # not yet in the spool, in emit order
+        self.held_max = held_max
+        self.lost_overflow = 0
+        self.spool_error = ""  # the alarm: set while events cannot be spooled
         self.dsn_factory = dsn_factory
         self.batch = batch
         self.upgrade = upgrade
@@ -79,14 +87,51 @@ class EventRecorder:
         return event
 
     def record(self, event: Event) -> None:
-        try:
-            self.spool.append(event)
-        except OSError as exc:  # a full disk must not break calls; say it loudly
-            self.last_error = f"spool write failed: {exc}"
-            log.error("could not spool event %s: %s", event.kind, exc)
+        """Spool the event; if the spool cannot be written, hold it in memory (in order,
+        up to `held_max`) and write it when the disk takes writes again."""
+        if self.held:
+            self._hold(event)
+            self.flush_held()
+        else:
+            try:
+                self.spool.append(event)
+            except OSError as exc:  # a full disk must not break calls; say it loudly
+                self._spool_failed(exc)
+                self._hold(event)
         for listener in self.listeners:
             listener(event)
         self._wake.set()
+
+    def _hold(self, event: Event) -> None:
+        if len(self.held) >= self.held_max:
+            self.held.popleft()
+            self.lost_overflow += 1
+            if self.lost_overflow == 1 or self.lost_overflow % 1000 == 0:
+                log.error("ALARM: %d events lost: the spool cannot be written and %d are "
+                          "already held in memory", self.lost_overflow, self.held_max)
+        self.held.append(event)
+
+    def _spool_failed(self, exc: OSError) -> None:
+        msg = f"spool {self.spool.dir} cannot be written ({exc.strerror or exc})"
+        if msg != self.spool_error:
+            log.error("ALARM: %s; events are held in memory (up to %d) until it can — free "
+                      "space on that disk", msg, self.held_max)
+        self.spool_error = msg
+
+    def flush_held(self) -> int:
+        """Write held events to the spool in order; returns how many are still held."""
+        while self.held:
+            try:
+                self.spool.append(self.held[0])
+            except OSError as exc:
+                self._spool_failed(exc)
+                return len(self.held)
+            self.held.popleft()
+        if self.spool_error:
+            log.warning("spool writable again: held events written (%d lost to the memory "
+                        "bound)", self.lost_overflow)
+            self.spool_error = ""
+        return 0
 
     # ---- the writer --------------------------------------------------------------------
     async def run(self) -> None:
@@ -165,6 +210,8 @@ class EventRecorder:
     async def _sync_forever(self) -> None:
         while True:
             await asyncio.sleep(SYNC_SECONDS)
+            if self.held and not self.flush_held():
+                self._wake.set()
             try:
                 self.spool.sync()
             except OSError as exc:
@@ -173,6 +220,9 @@ class EventRecorder:
     async def close(self, timeout: float = 3.0) -> None:
         """Try to store what is spooled; whatever is left waits for the next start."""
         deadline = time.monotonic() + timeout
+        if self.flush_held():
+            log.error("ALARM: %d events could not be spooled and are lost at this stop",
+                      len(self.held))
         if self._pool is not None:
             with contextlib.suppress(Exception):
                 while time.monotonic() < deadline and await asyncio.wait_for(
@@ -196,4 +246,6 @@ class EventRecorder:
                 "db_up": self.db_up, "spooled": self.spool.appended, "stored": self.stored,
                 "duplicates_skipped": self.duplicates, "failures": self.failures,
                 "backlog_bytes": self.spool.backlog_bytes(self._position),
-                "corrupt_lines": self.spool.corrupt, "last_error": self.last_error}
+                "corrupt_lines": self.spool.corrupt, "last_error": self.last_error,
+                "spool_error": self.spool_error, "held_in_memory": len(self.held),
+                "held_max": self.held_max, "lost_overflow": self.lost_overflow}

@@ -39,6 +39,7 @@ class Spool:
         self._name = ""
         self._size = 0
         self._dirty = False
+        self._torn = False
         self.appended = 0
         self.corrupt = 0
         # never append to a segment left by an earlier process: its last line may be torn
@@ -47,8 +48,11 @@ class Spool:
     # ---- writing ---------------------------------------------------------------------
     def _open_new(self) -> None:
         if self._fd >= 0:
-            os.fsync(self._fd)
-            os.close(self._fd)
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
         name = f"events-{time.time_ns():020d}.jsonl"
         while (self.dir / name).exists():  # two segments within one clock tick
             name = f"events-{int(name[7:27]) + 1:020d}.jsonl"
@@ -56,10 +60,24 @@ class Spool:
         self._name, self._size = name, 0
 
     def append(self, event: Event) -> None:
+        """Write one whole line, or raise OSError (ENOSPC, EIO…) having written nothing: a
+        short write is cut off again, so no torn line can swallow the next event."""
         data = (event.to_line() + "\n").encode()
-        if self._size and self._size + len(data) > self.segment_bytes:
+        full = self._size and self._size + len(data) > self.segment_bytes
+        if self._fd < 0 or self._torn or full:
             self._open_new()
-        os.write(self._fd, data)
+            self._torn = False
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            if len(view) != len(data):
+                try:
+                    os.ftruncate(self._fd, self._size)
+                except OSError:
+                    self._torn = True  # the next line starts a new segment
+            raise
         self._size += len(data)
         self._dirty = True
         self.appended += 1
