@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from callcenter.errors import CallcenterError
+from callcenter.site.limits import LIMITS
 
 __all__ = [
     "MAX_PRIORITY",
@@ -38,10 +39,15 @@ AgentState = Literal["ready", "ringing", "busy", "wrap_up", "paused"]
 CallState = Literal["waiting", "offered", "answered"]
 FailReason = Literal["no_answer", "busy", "unreachable"]
 LeaveReason = Literal["abandoned", "overflowed"]
+# The bounds live in callcenter/site/limits.py, so `callcenter check` refuses what we refuse.
 # Priorities are VIP tiers; a small fixed range lets the C core keep one heap per tier.
-MAX_PRIORITY = 9
+MAX_PRIORITY = LIMITS["call.priority"].hi
 # Weights multiply waiting milliseconds; the cap keeps weight × wait far inside int64.
-MAX_WEIGHT = 1000
+MAX_WEIGHT = LIMITS["queue.weight"].hi
+_LEVEL = LIMITS["skill.level"]
+_SECONDS = {"expand_after": LIMITS["queue.expand_after_seconds"],
+            "max_wait": LIMITS["queue.max_wait_seconds"],
+            "handle_time": LIMITS["queue.handle_time_seconds"]}
 
 
 class SchedulerError(CallcenterError):
@@ -131,22 +137,23 @@ class QueueStatus:
 
 
 def normalize_skills(skills: Mapping[str, int] | None, what: str = "skill") -> dict[str, int]:
-    """Check a {skill: level} mapping (levels 1–10) and return a plain dict copy."""
+    """Check a {skill: level} mapping (levels 1–10, LIMITS) and return a plain dict copy."""
     out: dict[str, int] = {}
     for name, level in (skills or {}).items():
         if not isinstance(name, str) or not name:
             raise SchedulerError(f"{what} name {name!r} is not a non-empty string")
-        if type(level) is not int or not 1 <= level <= 10:
+        if not _LEVEL.allows(level):
             raise SchedulerError(
-                f"{what} {name!r} level {level!r} is out of range — use 1 (lowest) to 10 (highest)")
+                f"{what} {name!r} level {level!r} is out of range — {_LEVEL.use()}")
         out[name] = level
     return out
 
 
 def _check_seconds(queue: str, name: str, value: int | None) -> None:
-    if value is not None and (type(value) is not int or value < 0):
-        raise SchedulerError(f"queue {queue!r}: {name} must be whole seconds, 0 or more "
-                             f"(got {value!r})")
+    limit = _SECONDS[name]
+    if value is not None and not limit.allows(value):
+        raise SchedulerError(f"queue {queue!r}: {name} must be whole seconds, {limit.lo} to "
+                             f"{limit.hi} (got {value!r})")
 
 
 @dataclass(frozen=True)
@@ -179,14 +186,16 @@ class QueueConfig:
         if self.strategy not in STRATEGIES:
             raise SchedulerError(f"queue {self.name!r}: unknown strategy {self.strategy!r} — "
                                  f"use one of {', '.join(STRATEGIES)}")
-        if type(self.weight) is not int or not 1 <= self.weight <= MAX_WEIGHT:
+        weight = LIMITS["queue.weight"]
+        if not weight.allows(self.weight):
             raise SchedulerError(f"queue {self.name!r}: weight {self.weight!r} is out of range "
-                                 f"— use 1 to {MAX_WEIGHT}")
+                                 f"— {weight.use()}")
         for name in ("expand_after", "max_wait", "handle_time"):
             _check_seconds(self.name, name, getattr(self, name))
-        if type(self.expand_levels) is not int or not 0 <= self.expand_levels <= 9:
-            raise SchedulerError(f"queue {self.name!r}: expand_levels must be 0 to 9 "
-                                 f"(got {self.expand_levels!r})")
+        levels = LIMITS["queue.expand_levels"]
+        if not levels.allows(self.expand_levels):
+            raise SchedulerError(f"queue {self.name!r}: expand_levels must be {levels.lo} to "
+                                 f"{levels.hi} (got {self.expand_levels!r})")
         if (self.expand_after is not None and self.max_wait is not None
                 and self.expand_after >= self.max_wait):
             raise SchedulerError(f"queue {self.name!r}: expand_after ({self.expand_after} s) "

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from callcenter.site.limits import LIMITS
+
 __all__ = [
     "AgentId",
     "Digits",
@@ -84,6 +86,12 @@ def check_host(value: str) -> str:
         return value
     except ValueError:
         pass
+    # a name whose last label is all digits is no DNS name (no top-level domain is numeric):
+    # it is a mistyped address such as 1.2.3.400
+    last = value.rstrip(".").rpartition(".")[2]
+    if last.isdigit() or all(c in "0123456789." for c in value):
+        raise ValueError(f"{value!r} is not a valid IP address — write four numbers 0–255 "
+                         "separated by dots, e.g. 192.0.2.10, or a host name")
     if not _HOST.match(value):
         raise ValueError(f"{value!r} is not a host name or IP address — write e.g. 192.0.2.10 "
                          "or sip.carrier.example")
@@ -91,8 +99,9 @@ def check_host(value: str) -> str:
 
 
 def check_level(value: int) -> int:
-    if not 1 <= value <= 10:
-        raise ValueError(f"skill level {value} is out of range — use 1 (lowest) to 10 (highest)")
+    limit = LIMITS["skill.level"]
+    if not limit.allows(value):
+        raise ValueError(f"skill level {value} is out of range — {limit.use()}")
     return value
 
 

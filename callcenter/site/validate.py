@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.errors import Problem
 from callcenter.site.hours import parse_ranges
+from callcenter.site.limits import out_of_range
 from callcenter.site.model import SiteFile
-from callcenter.site.numbers import format_error
+from callcenter.site.numbers import dial_forms, format_error
+from callcenter.site.queuecheck import check_queues
 from callcenter.site.yamlsrc import PathKey, Source
 
 __all__ = ["check_site"]
@@ -40,6 +42,15 @@ class _Checker:
                     f"define it under '{section}:'" + (f" (known: {', '.join(known)})"
                                                        if known else ""))
             self.add(path, f"unknown {what} '{name}'", hint)
+
+    def bounded(self, path: PathKey, key: str, value: object, what: str = "") -> None:
+        """Refuse a number outside the shared LIMITS table (the scheduler reads it too)."""
+        if value is None:
+            return
+        err = out_of_range(key, value, what)
+        if err:
+            message, _, hint = err.partition(" — ")
+            self.add(path, message, hint)
 
 
 def check_site(src: Source, spec: SiteFile) -> list[Problem]:
@@ -107,14 +118,14 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
         for skill in queue.skills:
             c.ref(("queues", key, "skills", skill), skill, spec.skills, "skill", "skills")
         _overflow(c, key, queue.overflow)
-        for field_name in ("service_level_seconds", "max_wait_seconds", "wrap_up_seconds"):
-            if getattr(queue, field_name) < 0:
-                c.add(("queues", key, field_name), "must not be negative", "use 0 or more")
-        if not 1 <= queue.callback_retry_seconds <= 86400:
-            c.add(("queues", key, "callback_retry_seconds"), "must be 1 to 86400 seconds",
-                  "use e.g. 120")
-        if queue.weight < 1:
-            c.add(("queues", key, "weight"), "weight must be at least 1", "use 1 or more")
+        for field_name in ("service_level_seconds", "max_wait_seconds", "wrap_up_seconds",
+                           "expand_after_seconds", "callback_offer_after_seconds",
+                           "callback_retry_seconds", "weight", "ring_seconds"):
+            c.bounded(("queues", key, field_name), f"queue.{field_name}",
+                      getattr(queue, field_name))
+        for field_name in ("first_after", "every"):
+            c.bounded(("queues", key, "announce", field_name), f"announce.{field_name}",
+                      getattr(queue.announce, field_name))
         if queue.expand_after_seconds is not None and (
                 queue.expand_after_seconds >= queue.max_wait_seconds):
             c.add(("queues", key, "expand_after_seconds"),
@@ -134,17 +145,15 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
         codes.setdefault(queue.code, key)
 
     for key, trunk in spec.trunks.items():
-        if not 1 <= trunk.port <= 65535:
-            c.add(("trunks", key, "port"), f"port {trunk.port} is out of range", "use 1–65535")
+        for field_name in ("port", "channels", "qualify_seconds"):
+            c.bounded(("trunks", key, field_name), f"trunk.{field_name}",
+                      getattr(trunk, field_name))
         if trunk.identify == "password" and not trunk.username:
             c.add(("trunks", key, "username"), "a password-identified trunk needs a username",
                   "add 'username:' (the account the carrier gave you)")
         if trunk.register and trunk.identify != "password":
             c.add(("trunks", key, "register"), "registration needs identify: password",
                   "set 'identify: password' and a username")
-        if trunk.channels < 1:
-            c.add(("trunks", key, "channels"), "channel capacity must be at least 1",
-                  "use the number of concurrent calls the carrier sold you")
 
     seen_numbers: dict[str, int] = {}
     for i, num in enumerate(spec.numbers):
@@ -167,6 +176,8 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
                   "not stop both")
     if not spec.numbers:
         c.add(("numbers",), "no numbers are defined", "add the 400/95 number callers dial")
+    _dial_forms(c)
+    c.problems += check_queues(src, spec)
 
     for key, prompt in spec.prompts.items():
         if prompt.file is None and prompt.text is None:
@@ -184,15 +195,17 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
     for j, ext in enumerate(fb.extensions):
         c.ref(("fallback", "extensions", j), ext, exts, "agent extension", "agents")
 
+    c.bounded(("fallback", "ring_seconds"), "fallback.ring_seconds", fb.ring_seconds)
+    c.bounded(("metrics", "port"), "metrics.port", spec.metrics.port)
+    c.bounded(("database", "short_abandon_seconds"), "database.short_abandon_seconds",
+              spec.database.short_abandon_seconds)
     a = spec.asterisk
     for name in ("sip_port", "ami_port", "agi_port", "rtp_start", "rtp_end"):
-        if not 1 <= getattr(a, name) <= 65535:
-            c.add(("asterisk", name), "port out of range", "use 1–65535")
+        c.bounded(("asterisk", name), "asterisk.port", getattr(a, name), "port")
     if a.rtp_start >= a.rtp_end:
         c.add(("asterisk", "rtp_end"), "the RTP range is empty", "make rtp_end > rtp_start")
-    if not 0 <= a.phone_qualify_seconds <= 3600:
-        c.add(("asterisk", "phone_qualify_seconds"), "must be 0 (off) to 3600 seconds",
-              "use e.g. 30")
+    c.bounded(("asterisk", "phone_qualify_seconds"), "asterisk.phone_qualify_seconds",
+              a.phone_qualify_seconds)
     if len({a.sip_port, a.ami_port, a.agi_port}) < 3:
         c.add(("asterisk",), "sip_port, ami_port and agi_port must differ", "change one")
 
@@ -202,6 +215,20 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
             c.add(("contacts",), f"contact file {spec.contacts} does not exist",
                   "fix the path or remove the key")
     return c.problems
+
+
+def _dial_forms(c: _Checker) -> None:
+    """Every form a caller's carrier may send (+86…, 86…, without the area code) must name
+    one number only, or the dialplan could not tell which flow the call is for."""
+    owner: dict[str, int] = {num.number: i for i, num in enumerate(c.spec.numbers)}
+    for i, num in enumerate(c.spec.numbers):
+        for form in dial_forms(num.number):
+            j = owner.setdefault(form, i)
+            if j != i:
+                c.add(("numbers", i, "number"),
+                      f"{num.number} can also be dialled as {form}, which is also "
+                      f"numbers[{j}] ({c.spec.numbers[j].number})",
+                      "the carrier would deliver both the same way — keep one of them")
 
 
 def _timezone(c: _Checker, path: PathKey, name: str) -> None:

@@ -1,0 +1,69 @@
+"""The one table of numeric bounds: the site checker, the scheduler and the templates agree.
+
+The scheduler (callcenter/acd/types.py) refuses a queue outside these bounds at start-up, so
+`callcenter check` must refuse it first with the same words; both read them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["LIMITS", "Limit", "out_of_range"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Whole numbers lo..hi (inclusive); `why` tells the reader what the value is for."""
+
+    lo: int
+    hi: int
+    why: str = ""
+
+    def allows(self, value: object) -> bool:
+        return type(value) is int and self.lo <= value <= self.hi
+
+    def use(self) -> str:
+        return f"use {self.lo} to {self.hi}" + (f" ({self.why})" if self.why else "")
+
+
+DAY = 86400
+
+# Keys are "section.field" as written in the site file (queue fields also bound the
+# scheduler's QueueConfig of the same meaning).
+LIMITS: dict[str, Limit] = {
+    # the scheduler multiplies waiting milliseconds by the weight; the cap keeps it in int64
+    "queue.weight": Limit(1, 1000),
+    "skill.level": Limit(1, 10, "1 lowest, 10 highest"),
+    # VIP tiers: the C scheduler keeps one heap per tier
+    "call.priority": Limit(0, 9, "0 normal, 9 highest VIP tier"),
+    "queue.expand_levels": Limit(0, 9),
+    "queue.service_level_seconds": Limit(0, 3600),
+    "queue.max_wait_seconds": Limit(0, DAY, "0: never overflow"),
+    "queue.expand_after_seconds": Limit(0, DAY),
+    "queue.handle_time_seconds": Limit(0, DAY),
+    "queue.wrap_up_seconds": Limit(0, 3600),
+    # an agent's phone rings this long (Dial timeout and the AMI originate timeout)
+    "queue.ring_seconds": Limit(1, 600),
+    "queue.callback_offer_after_seconds": Limit(0, DAY),
+    "queue.callback_retry_seconds": Limit(1, DAY),
+    "announce.first_after": Limit(0, 3600, "0: never"),
+    "announce.every": Limit(0, 3600, "0: never"),
+    "trunk.port": Limit(1, 65535),
+    # compared with GROUP_COUNT in the dialplan
+    "trunk.channels": Limit(1, 10000),
+    "trunk.qualify_seconds": Limit(0, 3600, "0: off"),
+    "fallback.ring_seconds": Limit(1, 600),
+    "asterisk.port": Limit(1, 65535),
+    "asterisk.phone_qualify_seconds": Limit(0, 3600, "0: off"),
+    "metrics.port": Limit(0, 65535, "0: off"),
+    "database.short_abandon_seconds": Limit(0, 600),
+}
+
+
+def out_of_range(key: str, value: object, what: str = "") -> str | None:
+    """None if `value` fits LIMITS[key], else "WHAT VALUE is out of range — use LO to HI"."""
+    limit = LIMITS[key]
+    if limit.allows(value):
+        return None
+    name = what or key.rpartition(".")[2].replace("_", " ")
+    return f"{name} {value!r} is out of range — {limit.use()}"
