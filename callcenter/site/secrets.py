@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import pwd
 import secrets as _random
 import string
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from callcenter.errors import Problem, SecretsError
 from callcenter.site.model import Secrets, SiteFile
 from callcenter.site.yamlsrc import Source
 
-__all__ = ["env_name", "generate_secrets", "locate_secrets", "resolve_secrets"]
+__all__ = ["check_file_safety", "env_name", "generate_secrets", "locate_secrets",
+           "resolve_secrets", "weakness"]
 
 ENV_FILE = "CALLCENTER_SECRETS"
 _ALPHABET = string.ascii_letters + string.digits
@@ -44,9 +47,64 @@ def locate_secrets(site_path: Path, spec: SiteFile, override: str | Path | None,
     return site_path.parent / "secrets.yaml"
 
 
+def check_file_safety(path: Path) -> None:
+    """Refuse a secrets file others could read or change, as ssh does for a private key: the
+    file a symlink points to counts, and it must belong to us or to root."""
+    target = path.resolve()
+    try:
+        st = target.stat()
+    except OSError as exc:
+        raise SecretsError(f"{path}: cannot read the secrets file ({exc.strerror})") from exc
+    shown = f"{path} (→ {target})" if target != path.absolute() else str(path)
+    if st.st_uid not in (0, os.geteuid()):
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        raise SecretsError(f"{shown}: the secrets file belongs to user {owner}, who could "
+                           f"change the secrets — run 'chown {_me()} {target}'")
+    if st.st_mode & 0o077:
+        raise SecretsError(f"{shown}: the secrets file is open to other users (mode "
+                           f"{st.st_mode & 0o777:04o}) — run 'chmod 600 {target}'")
+
+
+def _me() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+# refused anywhere in a value / as the whole value (case, "-", "_" and "." ignored)
+_PLACEHOLDER_PARTS = ("changeme", "password", "passw0rd", "123456", "qwerty", "letmein")
+_PLACEHOLDER_WORDS = ("secret", "secret123", "admin", "admin123", "default", "example",
+                      "asterisk", "callcenter")
+
+
+def weakness(value: str, *, pin: bool = False) -> str | None:
+    """Why `value` is a placeholder or trivially guessable secret, or None if it is not."""
+    if pin:
+        if len(set(value)) == 1:
+            return "one digit repeated"
+        steps = {int(b) - int(a) for a, b in pairwise(value)}
+        if steps in ({1}, {-1}):
+            return "a run of consecutive digits"
+        return None
+    folded = value.lower().replace("-", "").replace("_", "").replace(".", "")
+    for word in _PLACEHOLDER_PARTS:
+        if word in folded:
+            return f"a placeholder ('{word}')"
+    if folded in _PLACEHOLDER_WORDS:
+        return f"a placeholder ('{value}')"
+    if len(set(value)) <= 2:
+        return "one or two characters repeated"
+    return None
+
+
 def _read(path: Path) -> dict[str, Any]:
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
+    check_file_safety(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -85,6 +143,11 @@ def resolve_secrets(src: Source, spec: SiteFile, path: Path,
             problems.append(src.problem(
                 where, f"the {what} is unusable (8–64 letters, digits or -_.!@%^*+=~)",
                 f"change it in {path} or {env_name(kind, name)}"))
+        elif why := weakness(value, pin=pin):
+            fix = ("set the carrier's real one" if kind == "TRUNK_PASSWORD" else
+                   f"run 'callcenter secrets generate {src.file}' after removing it")
+            problems.append(src.problem(where, f"the {what} is guessable: {why}",
+                                        f"{fix} in {path}, or set {env_name(kind, name)}"))
         return value
 
     agents = data.get("agents") or {}
@@ -141,7 +204,7 @@ def generate_secrets(spec: SiteFile, path: Path) -> list[str]:
             entry["sip_password"] = _token(20)
             added.append(f"agents.{agent.id}.sip_password")
         if not entry.get("pin"):
-            entry["pin"] = "".join(_random.choice(string.digits) for _ in range(6))
+            entry["pin"] = _pin()
             added.append(f"agents.{agent.id}.pin")
     trunks = data.setdefault("trunks", {}) or {}
     data["trunks"] = trunks
@@ -158,6 +221,13 @@ def generate_secrets(spec: SiteFile, path: Path) -> list[str]:
             yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=True)
         os.replace(tmp, path)
     return added
+
+
+def _pin() -> str:
+    while True:  # a random PIN is rarely 123456 or 000000, but those are refused
+        pin = "".join(_random.choice(string.digits) for _ in range(6))
+        if weakness(pin, pin=True) is None:
+            return pin
 
 
 def _token(n: int) -> str:

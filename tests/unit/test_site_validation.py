@@ -147,11 +147,11 @@ def test_missing_secrets_name_the_fix(tmp_path: Path) -> None:
 def test_secrets_from_the_environment(tmp_path: Path) -> None:
     site = write_site(tmp_path, secrets=False)
     env = {"CALLCENTER_AMI_SECRET": "amisecret123", "CALLCENTER_SIP_PASSWORD_1001": "pw1001xyz",
-           "CALLCENTER_SIP_PASSWORD_1002": "pw1002xyz", "CALLCENTER_AGENT_PIN_1001": "1234",
-           "CALLCENTER_AGENT_PIN_1002": "5678"}
+           "CALLCENTER_SIP_PASSWORD_1002": "pw1002xyz", "CALLCENTER_AGENT_PIN_1001": "4821",
+           "CALLCENTER_AGENT_PIN_1002": "7390"}
     s = load_site(site, env=env)
     assert s.secrets.ami_secret == "amisecret123"
-    assert s.secrets.pins == {"1001": "1234", "1002": "5678"}
+    assert s.secrets.pins == {"1001": "4821", "1002": "7390"}
 
 
 def test_generated_secrets_file_is_private(tmp_path: Path) -> None:
