@@ -92,3 +92,49 @@ def test_a_stopped_daemon_sends_new_calls_to_the_fallback(daemon: RunningDaemon,
     doc = daemon.wait_for(lambda s: len(s["flows"]["finished"]) > before, 15,
                           "the next call served by the flow")
     assert doc["flows"]["finished"][-1]["outcome"] == "caller_hangup"
+
+
+def forged_login(secret: str, agent: str, pin: str, phone: str = "8001") -> list[str]:
+    """Play Asterisk on the AGI port for one *21 call typing `agent`/`pin` at every prompt;
+    return the commands the daemon sent."""
+    sent: list[str] = []
+    with socket.create_connection(("127.0.0.1", AGI_PORT), timeout=5) as s:
+        s.sendall(f"agi_network: yes\nagi_network_script: {secret}/feature/login\n"
+                  f"agi_channel: PJSIP/{phone}-0000abcd\nagi_uniqueid: 7.{phone}\n\n".encode())
+        reader = s.makefile("rb")
+        while line := reader.readline().decode().strip():
+            sent.append(line)
+            if line.startswith("GET DATA"):
+                digits = agent if "agent-user" in line else pin
+                s.sendall(f"200 result={digits}\n".encode())
+            else:
+                s.sendall(b"200 result=0\n")
+    return sent
+
+
+@pytest.mark.security
+def test_wrong_pins_lock_the_agent_until_unlocked(daemon: RunningDaemon,
+                                                  asterisk: RunningAsterisk) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import main
+
+    secret = asterisk.site.secrets.agi_secret
+    pin = asterisk.site.secrets.pins["1001"]
+    wrong = "1" * len(pin) if pin != "1" * len(pin) else "2" * len(pin)
+    forged_login(secret, "1001", wrong, "8001")
+    forged_login(secret, "1001", wrong, "8002")  # the 5th wrong PIN locks agent 1001
+    doc = daemon.wait_for(lambda s: s["logins_locked"], 5, "a login lock")
+    assert [(x["scope"], x["name"]) for x in doc["logins_locked"]] == [("agent", "1001")]
+    refused = forged_login(secret, "1001", pin, "8003")  # the right PIN, but locked
+    assert refused[-2:] == ['STREAM FILE "beeperr" ""', "HANGUP"]
+    assert next(a for a in daemon.status()["agents"] if a["id"] == "1001")["state"] == \
+        "logged_out"
+    res = CliRunner().invoke(main, ["agent", "unlock", "1001", "--conf",
+                                    str(daemon.conf_dir)])
+    assert res.exit_code == 0 and "agent 1001: unlocked" in res.output, res.output
+    assert daemon.status()["logins_locked"] == []
+    forged_login(secret, "1001", pin, "8003")
+    daemon.wait_for(lambda s: next(a for a in s["agents"] if a["id"] == "1001")["state"]
+                    == "ready", 5, "agent 1001 logged in after the unlock")
+    assert "login locked for agent 1001 after 5 wrong PINs" in daemon.log()
