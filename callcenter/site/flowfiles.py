@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from callcenter.errors import Problem
+from callcenter.site.limits import MAX_FILE_BYTES
 from callcenter.site.model import SiteFile
 from callcenter.site.yamlsrc import Source, load_yaml
 
@@ -25,7 +28,12 @@ def load_flow_sources(src: Source, spec: SiteFile
             problems.append(src.problem(("flows", name), f"flow file {ref} does not exist",
                                         "fix the path (relative to the site file)"))
             continue
-        fsrc, errs = load_yaml(path)
+        refused = _unreadable(path)
+        if refused:
+            problems.append(src.problem(("flows", name), f"flow file {ref} {refused}",
+                                        "point it at a regular .yaml flow file"))
+            continue
+        fsrc, errs = load_yaml(path)  # refuses again what changed since (size, kind)
         problems.extend(errs)
         if fsrc is None:
             continue
@@ -44,3 +52,18 @@ def load_flow_sources(src: Source, spec: SiteFile
         sources[name] = fsrc
         paths[name] = path
     return sources, paths, problems
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be a flow file (a folder, device, FIFO, too large), or None."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is a device, FIFO or socket, not a file"
+    if st.st_size > MAX_FILE_BYTES:
+        return f"is larger than {MAX_FILE_BYTES // 1024} kB"
+    return None

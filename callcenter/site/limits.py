@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LIMITS", "Limit", "out_of_range"]
+__all__ = ["LIMITS", "MAX_ALIASES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "Limit",
+           "out_of_range"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,10 @@ def out_of_range(key: str, value: object, what: str = "") -> str | None:
         return None
     name = what or key.rpartition(".")[2].replace("_", " ")
     return f"{name} {value!r} is out of range — {limit.use()}"
+
+# What a site or flow file may be at most, so a hostile or broken file is refused quickly:
+# a site file of 1000 agents is ~150 kB and ~15 000 values, nested 6 deep.
+MAX_FILE_BYTES = 1 << 20
+MAX_ALIASES = 1000  # uses of '*name' in one file
+MAX_VALUES = 200_000  # values after every alias is expanded (billion laughs stops here)
+MAX_DEPTH = 40  # nesting of mappings and lists, aliases included
