@@ -204,7 +204,11 @@ class EventRecorder:
             log.info("database reachable: storing events (%s)", self.dsn.split(" ")[0])
         self.db_up, self.last_error = True, ""
         self._position = end
-        await asyncio.to_thread(self.spool.commit, end)
+        try:
+            await asyncio.to_thread(self.spool.commit, end)
+        except OSError as exc:  # stored all the same; a restart replays them (idempotent)
+            log.error("spool checkpoint not written (%s): a restart sends these events "
+                      "again, which is harmless", exc.strerror or exc)
         return len(events) >= self.batch
 
     async def _sync_forever(self) -> None:
