@@ -8,6 +8,7 @@ from typing import Any
 
 from callcenter.errors import Problem, SiteError
 from callcenter.ivr import nodes as n
+from callcenter.site.flowloops import goto_loops
 from callcenter.site.model import Site, SiteFile
 from callcenter.site.yamlsrc import Source, load_yaml
 
@@ -236,11 +237,15 @@ def _undefined_vars(src: Source, flow: n.Flow) -> list[Problem]:
 def check_flows(site_src: Source, spec: SiteFile, flows: dict[str, Source]) -> list[Problem]:
     """Every problem in the site's flow files."""
     problems: list[Problem] = []
+    parsed: dict[str, n.Flow] = {}
     for name, src in flows.items():
         flow, errs = n.parse_flow(name, src)
         problems += errs
         if flow is not None and flow.entry in flow.nodes:
             problems += check_flow(src, flow, spec, set(spec.flows))
+            parsed[name] = flow
+    if not problems:
+        problems += goto_loops(parsed, flows, edges, (n.Menu, n.Input, n.Survey), n.Goto)
     return problems
 
 

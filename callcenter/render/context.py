@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.site.model import Site
-from callcenter.site.numbers import classify
+from callcenter.site.numbers import classify, dial_forms
 
 __all__ = ["MODULES", "build_context"]
 
@@ -50,6 +50,8 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
             "number": n.number, "kind": n.kind or classify(n.number), "flow": n.flow,
             "first": n.first_route, "second": n.second_route,
             "caller_id": n.number, "description": n.description,
+            # +86…, 86… (trunk prefix 0 dropped) and the local number: the carrier's choice
+            "forms": dial_forms(n.number),
         })
     trunks = []
     for name, t in sorted(spec.trunks.items()):

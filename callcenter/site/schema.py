@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
+import re
 import types
 import typing
 from typing import Any
@@ -23,10 +25,78 @@ def parse_site_file(src: Source) -> tuple[SiteFile | None, list[Problem]]:
     if not isinstance(src.data, dict):
         return None, [src.problem((), "the site file must be a mapping of sections",
                                   "start with 'company:' at the left margin")]
+    problems = _prepare(src)
     try:
-        return _ADAPTER.validate_python(src.data), []
+        spec = _ADAPTER.validate_python(src.data)
     except ValidationError as exc:
-        return None, [pydantic_problem(src, err) for err in exc.errors()]
+        return None, problems + [pydantic_problem(src, err) for err in exc.errors()]
+    return (None if problems else spec), problems
+
+
+_NUMBER_KINDS = {95: "95", 400: "400", 1010: "1010"}
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_RANGE = re.compile(rf"({_DATE})\s*\.\.\s*({_DATE})\Z")
+_WRONG_RANGE = re.compile(rf"{_DATE}\s*(-|–|~|to|/)\s*{_DATE}\Z")
+MAX_RANGE_DAYS = 366
+
+
+def _prepare(src: Source) -> list[Problem]:
+    """Forms people write that the model reads differently: `kind: 95` unquoted (an int)
+    and holiday/workday ranges "YYYY-MM-DD..YYYY-MM-DD" (expanded to each date)."""
+    data = src.data
+    problems: list[Problem] = []
+    numbers = data.get("numbers")
+    if isinstance(numbers, list):
+        for num in numbers:
+            if isinstance(num, dict) and type(num.get("kind")) is int \
+                    and num["kind"] in _NUMBER_KINDS:
+                num["kind"] = _NUMBER_KINDS[num["kind"]]
+    hours = data.get("hours")
+    for key, table in (hours.items() if isinstance(hours, dict) else ()):
+        for name in ("holidays", "workdays"):
+            days = table.get(name) if isinstance(table, dict) else None
+            if isinstance(days, list):
+                table[name] = _expand_days(src, ("hours", key, name), days, problems)
+    return problems
+
+
+def _expand_days(src: Source, path: PathKey, days: list[Any], problems: list[Problem]
+                 ) -> list[Any]:
+    out: list[Any] = []
+    marks: dict[int, tuple[int, int]] = {}
+    for i, day in enumerate(days):
+        mark = src.where((*path, i))
+        text = day.strip() if isinstance(day, str) else ""
+        m = _RANGE.match(text)
+        if m is None:
+            if _WRONG_RANGE.match(text):
+                problems.append(src.problem((*path, i), f"{text!r} is not a date or a range",
+                                            "write a range as 2026-10-01..2026-10-07 (two "
+                                            "dots), or list each date"))
+                continue
+            marks[len(out)] = mark
+            out.append(day)
+            continue
+        try:
+            first, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
+        except ValueError as exc:
+            problems.append(src.problem((*path, i), f"{text!r}: {exc}", "fix the date"))
+            continue
+        span = (last - first).days + 1
+        if not 1 <= span <= MAX_RANGE_DAYS:
+            problems.append(src.problem((*path, i), f"range {text!r} covers {span} days",
+                                        f"write the earlier date first; at most "
+                                        f"{MAX_RANGE_DAYS} days"))
+            continue
+        for d in range(span):
+            marks[len(out)] = mark
+            out.append((first + dt.timedelta(days=d)).isoformat())
+    # the expanded dates are located where their range was written
+    for j in range(len(days)):
+        src.marks.pop((*path, j), None)
+    for j, mark in marks.items():
+        src.marks[(*path, j)] = mark
+    return out
 
 
 def pydantic_problem(src: Source, err: Any, root: Any = SiteFile,
