@@ -45,13 +45,21 @@ def init(directory: Path, force: bool) -> None:
 @site_argument
 @secrets_option
 def check(site: Path, secrets: Path | None) -> None:
-    """Check SITE and the flows it names; print every problem as file:line:column."""
+    """Check SITE and the flows it names; print every problem as file:line:column (and
+    warnings, which do not fail the check)."""
+    from callcenter.site.advice import site_warnings
+
     with reported():
         s = load(site, secrets)
         spec = s.spec
+        warnings = site_warnings(s)
+        for w in warnings:
+            click.echo(f"warning: {w}", err=True)
         click.echo(f"{site}: OK — {len(spec.sites)} sites, {len(spec.agents)} agents, "
                    f"{len(spec.queues)} queues, {len(spec.trunks)} trunks, "
-                   f"{len(spec.numbers)} numbers, {len(spec.flows)} flows")
+                   f"{len(spec.numbers)} numbers, {len(spec.flows)} flows"
+                   + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+                      if warnings else ""))
 
 
 @click.command()

@@ -1,0 +1,33 @@
+"""Warnings: things in a valid site file that work, but probably not as the writer meant.
+
+`callcenter check` prints them and still succeeds; nothing else reads them."""
+
+from __future__ import annotations
+
+from callcenter.errors import Problem
+from callcenter.site.model import Site
+from callcenter.site.queuecheck import expansion_only
+from callcenter.site.yamlsrc import load_yaml
+
+__all__ = ["site_warnings"]
+
+
+def site_warnings(site: Site) -> list[Problem]:
+    """Located warnings about a site that loaded without errors."""
+    src, _ = load_yaml(site.path)  # the positions only; the file was checked already
+    if src is None:
+        return []
+    spec = site.spec
+    out: list[Problem] = []
+    for key in expansion_only(spec):
+        out.append(src.problem(
+            ("queues", key, "skills"),
+            "no agent has the required levels: calls wait expand_after_seconds "
+            f"({spec.queues[key].expand_after_seconds} s), then go to agents one level below",
+            "give an agent these levels, or lower them if that is what you meant"))
+    for key, q in sorted(spec.queues.items()):
+        if q.max_wait_seconds == 0 and q.overflow != "voicemail:default":
+            out.append(src.problem(("queues", key, "overflow"),
+                                   "never used: max_wait_seconds is 0, so calls wait for ever",
+                                   "set max_wait_seconds, or remove 'overflow:'"))
+    return sorted(out, key=lambda p: (p.line, p.column))
