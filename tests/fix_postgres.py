@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from callcenter.store import Cluster, upgrade
@@ -18,11 +17,10 @@ from callcenter.store import Cluster, upgrade
 def fresh_database(cluster: Cluster, name: str) -> str:
     """An empty database of the current schema in the session's throwaway cluster."""
     name = "t_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[-40:]
-    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    upgrade(cluster.dsn(name))
-    return cluster.dsn(name)
+    # owned by the daemon's role, which runs the migrations (no superuser)
+    dsn = cluster.create_database(name, replace=True)
+    upgrade(dsn)
+    return dsn
 
 
 @contextmanager

@@ -12,10 +12,7 @@ pytestmark = pytest.mark.postgres
 
 
 def fresh_db(cluster: Cluster, name: str) -> str:
-    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return cluster.dsn(name)
+    return cluster.create_database(name, replace=True)
 
 
 def test_fresh_upgrade_then_idempotent(pg_cluster: Cluster) -> None:

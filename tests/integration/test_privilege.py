@@ -1,0 +1,130 @@
+"""Least privilege (issue 10, part 4): the private PostgreSQL, the AMI user, the Asterisk
+process and the files holding secrets or callers' data."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from callcenter.store import Cluster
+from callcenter.store.cluster import _tool
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="these checks switch users: root")
+
+
+def _as_nobody(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", "nobody", "--", *cmd], capture_output=True,
+                          text=True, timeout=30, cwd="/")
+
+
+def _psql_as_nobody(cluster: Cluster, user: str) -> subprocess.CompletedProcess[str]:
+    return _as_nobody("psql", "-X", "-w", "-At", "-h", str(cluster.socket_dir), "-p",
+                      str(cluster.port), "-U", user, "-d", "callcenter", "-c",
+                      "SELECT count(*) FROM pg_roles")
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("role", ["callcenter", "postgres"])
+def test_other_local_user_cannot_connect(pg_cluster: Cluster, role: str) -> None:
+    assert _as_nobody("true").returncode == 0  # runuser itself works
+    res = _psql_as_nobody(pg_cluster, role)
+    assert res.returncode != 0, res.stdout
+    assert "Permission denied" in res.stderr or "authentication failed" in res.stderr
+
+
+@pytest.mark.security
+def test_folders_and_socket_are_closed(pg_cluster: Cluster) -> None:
+    for d in (pg_cluster.directory, pg_cluster.socket_dir, pg_cluster.data):
+        assert d.stat().st_mode & 0o007 == 0, d
+    sock = pg_cluster.socket_dir / f".s.PGSQL.{pg_cluster.port}"
+    assert sock.stat().st_mode & 0o077 == 0
+    hba = (pg_cluster.data / "pg_hba.conf").read_text()
+    assert "trust" not in hba.split("\n", 1)[1] and "peer map=" in hba
+
+
+@pytest.mark.security
+def test_peer_map_refuses_even_with_the_socket_open(own_cluster: Cluster) -> None:
+    """If the folders were opened by mistake, authentication still refuses `nobody`."""
+    sock = own_cluster.socket_dir / f".s.PGSQL.{own_cluster.port}"
+    for path in (own_cluster.directory, own_cluster.socket_dir):
+        path.chmod(0o755)
+    sock.chmod(0o777)
+    for role in ("callcenter", "postgres"):
+        res = _psql_as_nobody(own_cluster, role)
+        assert res.returncode != 0
+        assert "authentication failed" in res.stderr, res.stderr
+
+
+@pytest.mark.security
+def test_daemon_role_is_no_superuser(pg_cluster: Cluster, tmp_path: Path) -> None:
+    target = tmp_path / "pwned"
+    with psycopg.connect(pg_cluster.dsn()) as conn:
+        row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                           "WHERE rolname = current_user").fetchone()
+        assert row == (False, False, False)
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database "
+                             "WHERE datname = current_database()").fetchone()
+        assert owner == ("callcenter",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"COPY (SELECT 1) TO PROGRAM 'touch {target}'")
+    with psycopg.connect(pg_cluster.dsn()) as conn, pytest.raises(
+            psycopg.errors.InsufficientPrivilege):
+        conn.execute("CREATE ROLE attacker SUPERUSER")
+    assert not target.exists()
+
+
+@pytest.mark.security
+def test_cluster_made_before_issue_10_is_adopted() -> None:
+    """An old cluster (superuser `callcenter`, trust) ends with a non-superuser owner."""
+    base = Path(tempfile.mkdtemp(prefix="cc-pg-legacy-"))
+    base.chmod(0o755)
+    data = base / "cluster" / "data"
+    data.mkdir(parents=True)
+    shutil.chown(data, "postgres", "postgres")
+    shutil.chown(base / "cluster", "postgres", "postgres")
+    sock = base / "cluster" / "socket"
+    sock.mkdir()
+    shutil.chown(sock, "postgres", "postgres")
+    pg = ["runuser", "-u", "postgres", "--"]
+    try:
+        subprocess.run([*pg, _tool("initdb"), "-D", str(data), "-U", "callcenter",
+                        "--auth=trust"], check=True, capture_output=True)
+        opts = f"-c listen_addresses='' -c unix_socket_directories={sock} -p 15434"
+        subprocess.run([*pg, _tool("pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l",
+                        str(data / "log"), "start"], check=True, capture_output=True)
+        old = f"host={sock} port=15434 user=callcenter"
+        with psycopg.connect(old + " dbname=postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE callcenter")
+        with psycopg.connect(old + " dbname=callcenter") as conn:
+            conn.execute("CREATE TABLE events (seq bigserial PRIMARY KEY, kind text)")
+            conn.execute("INSERT INTO events (kind) VALUES ('call.start')")
+        cluster = Cluster(base / "cluster", port=15434)
+        cluster.start()
+        with psycopg.connect(cluster.dsn()) as conn:
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                                ).fetchone() == (False,)
+            conn.execute("INSERT INTO events (kind) VALUES ('call.end')")
+            assert conn.execute("SELECT count(*) FROM events").fetchone() == (2,)
+        assert _psql_as_nobody(cluster, "callcenter").returncode != 0
+        cluster.stop()
+    finally:
+        subprocess.run([*pg, _tool("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid in /proc/{pid}/status")
+
+
+assert pwd  # used by the Asterisk checks below
