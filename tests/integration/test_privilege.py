@@ -127,4 +127,53 @@ def _uid_of(pid: int) -> int:
     raise AssertionError(f"no Uid in /proc/{pid}/status")
 
 
-assert pwd  # used by the Asterisk checks below
+
+
+
+async def _send(manager, action: dict[str, str]) -> dict:
+    import asyncio
+
+    reply = await asyncio.wait_for(manager.send_action(action), 10)
+    return reply[0] if isinstance(reply, list) else reply
+
+
+@pytest.mark.security
+def test_ami_user_cannot_run_commands_or_write_files(asterisk, tmp_path: Path) -> None:
+    import asyncio
+
+    inst_root = asterisk_root()
+    target = Path(f"/tmp/cc-ami-pwned-{os.getpid()}")
+    inside = (inst_root / target.relative_to("/")) if inst_root else target
+    attempts = [
+        {"Action": "Command", "Command": "core show version"},
+        {"Action": "Originate", "Channel": "Local/s@cc-nowhere", "Application": "System",
+         "Data": f"touch {target}", "Async": "true"},
+        {"Action": "Originate", "Channel": "Local/s@cc-nowhere", "Application": "Set",
+         "Data": f"FILE({target})=pwned", "Async": "true"},
+        {"Action": "Setvar", "Variable": f"FILE({target})", "Value": "pwned"},
+        {"Action": "Setvar", "Variable": "SHELL(touch /tmp/x)", "Value": "1"},
+    ]
+
+    async def run() -> tuple[list[dict], dict]:
+        manager = await asterisk.ami()
+        try:
+            refused = [await _send(manager, a) for a in attempts]
+            ok = await _send(manager, {
+                "Action": "Originate", "Channel": "Local/s@cc-play",
+                "Application": "Wait", "Data": "1", "Async": "false", "Timeout": "5000"})
+            return refused, ok
+        finally:
+            manager.close()
+
+    refused, ok = asyncio.run(run())
+    for action, reply in zip(attempts, refused, strict=True):
+        assert reply.get("Response") == "Error", (action, dict(reply))
+    assert not inside.exists() and not target.exists()
+    # a normal Originate of a Local channel into the dialplan still works
+    assert ok.get("Response") == "Success", dict(ok)
+
+
+def asterisk_root() -> Path | None:
+    from callcenter.asterisk import locate
+
+    return locate().root
