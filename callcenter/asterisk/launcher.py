@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from callcenter.asterisk.account import account, prepare_folder
 from callcenter.asterisk.install import Installation, locate
 from callcenter.errors import AsteriskError
 
@@ -54,6 +55,16 @@ def _unexpose(inst: Installation, conf_dir: Path) -> None:
     inside = inst.root.resolve() / conf_dir.resolve().relative_to("/")
     if _mounted(inside):
         subprocess.run(["umount", "-l", str(inside)], capture_output=True)
+
+
+def _reachable(conf_dir: Path, uid: int, gid: int) -> None:
+    """A system Asterisk running as its own user must be able to walk down to the folder."""
+    for parent in conf_dir.parents:
+        st = parent.stat()
+        bit = 0o100 if st.st_uid == uid else 0o010 if st.st_gid == gid else 0o001
+        if not st.st_mode & bit:
+            raise AsteriskError(f"Asterisk's user cannot enter {parent} to reach {conf_dir} — "
+                                "render into a folder such as /var/lib/callcenter/asterisk")
 
 
 def pid_of(conf_dir: Path) -> int | None:
@@ -108,7 +119,15 @@ def start(conf_dir: Path, *, timeout: float = 60) -> int:
     (conf_dir / "run" / "asterisk.pid").unlink(missing_ok=True)
     _expose(inst, conf_dir)
     console = open(conf_dir / "log" / "console.log", "ab")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(inst.command("-C", str(conf), "-f", "-n", "-q"),
+    # never as root: Asterisk drops to its own account once its ports are bound (issue 10)
+    acct = account(inst)
+    drop: tuple[str, ...] = ()
+    if acct is not None:
+        if inst.root is None:
+            _reachable(conf_dir, acct.uid, acct.gid)
+        prepare_folder(conf_dir, acct)
+        drop = ("-U", acct.name, "-G", acct.name)
+    proc = subprocess.Popen(inst.command("-C", str(conf), "-f", "-n", "-q", *drop),
                             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                             start_new_session=True)
     console.close()

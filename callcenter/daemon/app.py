@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import signal
 import time
@@ -47,6 +48,9 @@ class Daemon:
     def __init__(self, site: Site, conf_dir: Path, *, agi_port: int | None = None,
                  clock_offset: dt.timedelta = dt.timedelta(0), dsn: str | None = None,
                  store: bool = True):
+        # whatever the daemon creates (agents.json, spool, logs, sockets) is its own: callers'
+        # numbers and agents' states are nobody else's business (issue 10)
+        os.umask(0o077)
         self.site = site
         self.conf_dir = conf_dir.resolve()
         ast = site.spec.asterisk

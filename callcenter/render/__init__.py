@@ -42,9 +42,14 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
     out = Path(out_dir)
     files = render_files(site, out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # closed to other users; a set-group-id bit the launcher put there (Asterisk's group,
+        # which must read the files) is kept, and then the group may read
+        shared = out.stat().st_mode & 0o2000
+        os.chmod(out, 0o750 | shared if shared else 0o700)
+        file_mode = 0o640 if shared else 0o600
         for d in RUNTIME_DIRS:
-            (out / d).mkdir(exist_ok=True)
+            (out / d).mkdir(exist_ok=True, mode=0o700)
         old = set()
         if (out / MANIFEST).exists():
             old = set((out / MANIFEST).read_text(encoding="utf-8").split())
@@ -54,10 +59,12 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
             target = out / name
             data = text.encode("utf-8")
             if target.exists() and target.read_bytes() == data:
+                os.chmod(target, file_mode)
                 continue
             tmp = out / f".{name}.{os.getpid()}.tmp"
-            # manager.conf and pjsip.conf hold secrets
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # manager.conf, pjsip.conf and extensions.conf hold secrets
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
+            os.fchmod(fd, file_mode)  # whatever the umask
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             staged.append((tmp, target))
@@ -70,6 +77,7 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
         ensure_music(out / "sounds", sorted(classes))
         manifest = "\n".join(sorted(files)) + "\n"
         (out / MANIFEST).write_text(manifest, encoding="utf-8")
+        os.chmod(out / MANIFEST, file_mode)
     except OSError as exc:
         raise RenderError(f"cannot write {out}: {exc.strerror} — check the folder's "
                           "permissions and free space") from exc

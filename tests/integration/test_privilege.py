@@ -177,3 +177,43 @@ def asterisk_root() -> Path | None:
     from callcenter.asterisk import locate
 
     return locate().root
+
+
+@pytest.mark.security
+def test_asterisk_runs_unprivileged_and_its_folder_is_closed(asterisk) -> None:
+    from callcenter.asterisk.launcher import pid_of
+
+    pid = pid_of(asterisk.conf_dir)
+    assert pid is not None
+    assert _uid_of(pid) != 0
+    assert pwd.getpwuid(_uid_of(pid)).pw_name == "asterisk"
+    assert asterisk.conf_dir.stat().st_mode & 0o007 == 0
+    for name in ("manager.conf", "pjsip.conf", "extensions.conf"):
+        assert (asterisk.conf_dir / name).stat().st_mode & 0o137 == 0, name
+    for d in ("log", "spool", "voicemail", "db", "run"):
+        assert (asterisk.conf_dir / d).stat().st_mode & 0o077 == 0, d
+
+
+@pytest.mark.security
+def test_rendered_folder_is_private(example_site, tmp_path: Path) -> None:
+    from callcenter.render import render_site
+
+    out = tmp_path / "out"
+    render_site(example_site, out)
+    assert out.stat().st_mode & 0o777 == 0o700
+    for name in ("manager.conf", "pjsip.conf", "extensions.conf", "asterisk.conf"):
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name
+    for d in ("log", "spool", "voicemail", "db", "run"):
+        assert (out / d).stat().st_mode & 0o777 == 0o700, d
+
+
+@pytest.mark.security
+def test_daemon_state_is_private(daemon) -> None:
+    daemon.wait_for(lambda s: s["ami"]["connected"], 10, "AMI")
+    agents = daemon.conf_dir / "db" / "agents.json"
+    spool = daemon.conf_dir / "spool"
+    assert not agents.exists() or agents.stat().st_mode & 0o077 == 0
+    assert spool.stat().st_mode & 0o077 == 0
+    assert any(spool.rglob("*")), "the daemon wrote nothing to check"
+    for path in spool.rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
