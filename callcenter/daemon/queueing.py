@@ -520,11 +520,23 @@ class QueueService:
             self._book(self.book.ready, agent_id)
             self._apply(self.scheduler.offer_failed(call.call_id, self.now(), "no_answer"))
             return
-        self._answered(call)
-        self._book(self.book.answered, call.agent)
-        self._apply(self.scheduler.answered(call.call_id, self.now()))
+        if self.calls.get(call.call_id) is not call:
+            return  # the customer's result came first (a fast reject): already handled
+        self._callback_answered(call)
         log.info("agent %s took callback %s; dialling %s", call.agent, call.call_id,
                  call.caller)
+
+    def _callback_answered(self, call: WaitingCall) -> None:
+        """The agent's leg of a callback is up (Originate Success, or a customer result
+        that can only follow it); once only."""
+        if call.state == "answered":
+            return
+        self._answered(call)
+        self._book(self.book.answered, call.agent)
+        try:
+            self._apply(self.scheduler.answered(call.call_id, self.now()))
+        except SchedulerError as exc:
+            log.warning("callback answered: %s", exc)
 
     def on_originate_response(self, msg: Message) -> None:
         done = self._originates.get(msg.get("ActionID", ""))
@@ -538,6 +550,9 @@ class QueueService:
         if call is None:
             return
         status = msg.get("Status", "")
+        # the customer's result may overtake the Originate reply: the agent did answer
+        if call.state == "offered" and call.agent:
+            self._callback_answered(call)
         final = "completed" if status == "ANSWER" else (
             "failed" if call.attempts >= CALLBACK_ATTEMPTS else "retry")
         self.stats[f"callbacks_{final}"] = self.stats.get(f"callbacks_{final}", 0) + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,9 @@ def test_failed_callback_retry_leaves_the_agent_taking_calls(
                           "the next inbound call answered")
     assert doc["queues"]["offers"][-1]["agent"] == "1003"
     assert not doc["queues"]["offers"][-1].get("callback")
+    deadline = time.monotonic() + 15  # SIPp writes its counts every few seconds
+    while phone.count("SuccessfulCall") <= answered and time.monotonic() < deadline:
+        time.sleep(0.3)
     assert phone.count("SuccessfulCall") > answered
 
 
