@@ -27,6 +27,7 @@ __all__ = [
     "Announce",
     "AsteriskSettings",
     "Company",
+    "Dialling",
     "Fallback",
     "FeatureCodes",
     "Hours",
@@ -80,6 +81,32 @@ class Agent:
     extension: Extension
     site: Key
     skills: dict[Key, Level] = field(default_factory=dict)
+    # the dialling policy's role (dialling.roles): which numbers this agent's phone may dial
+    role: Key = "agent"
+
+
+@dataclass(config=_STRICT)
+class SiteDialling:
+    """One site's override of the dialling policy (docs/dialling.md)."""
+
+    allow: list[Key] | None = None
+    roles: dict[Key, list[Key]] = field(default_factory=dict)
+
+
+@dataclass(config=_STRICT)
+class Dialling:
+    """Which number classes outbound calls may reach (docs/dialling.md): `allow` for
+    transfers, callbacks and campaigns, `roles` for agents' desk phones, per-site overrides;
+    international and premium are refused unless listed."""
+
+    allow: list[Key] = field(default_factory=lambda: [
+        "internal", "local", "national", "mobile", "freephone"])
+    roles: dict[Key, list[Key]] = field(default_factory=lambda: {
+        "agent": ["internal", "local", "national", "mobile", "freephone"]})
+    agent_emergency: bool = True
+    sites: dict[Key, SiteDialling] = field(default_factory=dict)
+    # the caller name customers see on outbound calls; None: the company's name, "": none
+    caller_name: Text | None = None
 
 
 @dataclass(config=_STRICT)
@@ -241,6 +268,7 @@ class SiteFile:
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     database: StoreSettings = field(default_factory=StoreSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    dialling: Dialling = field(default_factory=Dialling)
     secrets: str | None = None
     contacts: str | None = None
 

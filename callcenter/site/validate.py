@@ -84,6 +84,11 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
                   "give each feature its own code")
         seen_codes.setdefault(code, name)
 
+    from callcenter.dialling.sitecheck import dialling_problems
+
+    for path, message, hint in dialling_problems(spec):
+        c.add(path, message, hint)
+
     numbers = {n.number for n in spec.numbers}
     ids: dict[str, int] = {}
     exts: dict[str, int] = {}

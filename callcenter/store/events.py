@@ -37,6 +37,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "agent.login_locked": ("device", "scope", "failures", "until"),
     "trunk.attempt": ("number", "route", "trunk", "status", "purpose"),
     "survey.answer": ("flow", "question", "score", "scale"),
+    "dial.refused": ("origin", "number_class", "number", "reason", "device"),
 }
 
 

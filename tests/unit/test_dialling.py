@@ -1,0 +1,95 @@
+"""The dialling policy: number classes and decisions (no Asterisk)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from callcenter.dialling import classify, decide
+from callcenter.dialling.sitecheck import dialling_problems
+from callcenter.site import load_site
+from callcenter.site.model import Dialling, SiteDialling, SiteFile
+from tests.fix_asterisk import make_site
+
+EXT = frozenset({"8001", "8002"})
+
+
+@pytest.mark.parametrize(("number", "cls", "digits"), [
+    ("8001", "internal", "8001"),
+    ("80001000", "local", "80001000"),
+    ("01080001000", "local", "80001000"),
+    ("02880002000", "national", "02880002000"),
+    ("081612345678", "national", "081612345678"),
+    ("13800138000", "mobile", "13800138000"),
+    ("+8613800138000", "mobile", "13800138000"),
+    ("8613800138000", "mobile", "13800138000"),
+    ("008613800138000", "mobile", "13800138000"),
+    ("16612345678", "mobile", "16612345678"),
+    ("4008001234", "freephone", "4008001234"),
+    ("8008101234", "freephone", "8008101234"),
+    ("00441234567", "international", "00441234567"),
+    ("+441234567", "international", "00441234567"),
+    ("+862880002000", "national", "02880002000"),
+    ("16812345", "premium", "16812345"),
+    ("12590123", "premium", "12590123"),
+    ("9001234", "premium", "9001234"),
+    ("01016812345", "premium", "01016812345"),
+    ("110", "emergency", "110"),
+    ("120", "emergency", "120"),
+    ("", "invalid", ""),
+    ("12a45", "invalid", ""),
+    ("123", "invalid", ""),
+    ("1380013800", "invalid", ""),
+])
+def test_classify(number: str, cls: str, digits: str) -> None:
+    assert classify(number, extensions=EXT, area_codes=["010"]) == (cls, digits)
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> SiteFile:
+    return load_site(make_site(tmp_path_factory.mktemp("site")), env={}).spec
+
+
+def test_defaults_refuse_international_and_premium(spec: SiteFile) -> None:
+    agent = spec.agents[0]
+    events: list[tuple[str, dict]] = []
+    emit = lambda kind, **d: events.append((kind, d))  # noqa: E731
+    for origin in ("agent", "callback", "flow_transfer", "transfer"):
+        d = decide(spec, origin, "00441234567", agent=agent if origin == "agent" else None,
+                   site_name="bj-hq", emit=emit)
+        assert not d.allowed and d.number_class == "international" and d.dial_digits == ""
+    assert decide(spec, "agent", "16812345", agent=agent).allowed is False
+    assert [e[1]["origin"] for e in events] == ["agent", "callback", "flow_transfer",
+                                                "transfer"]
+    assert events[0][0] == "dial.refused" and events[0][1]["number"] == "00441**4567"
+    ok = decide(spec, "agent", "13800138000", agent=agent, emit=emit)
+    assert ok.allowed and ok.dial_digits == "13800138000" and len(events) == 4
+
+
+def test_emergency_only_from_a_desk_phone(spec: SiteFile) -> None:
+    assert decide(spec, "agent", "110", agent=spec.agents[0]).allowed
+    assert not decide(spec, "callback", "110", site_name="bj-hq").allowed
+
+
+def test_role_and_site_override(spec: SiteFile) -> None:
+    pol = Dialling(roles={"agent": ["internal"], "intl": ["international", "mobile"]},
+                   sites={"cd-out": SiteDialling(allow=["internal"])})
+    spec = dataclasses.replace(spec, dialling=pol)
+    boss = dataclasses.replace(spec.agents[0], role="intl")
+    assert decide(spec, "agent", "00441234567", agent=boss).allowed
+    assert not decide(spec, "agent", "13800138000", agent=spec.agents[0]).allowed
+    assert decide(spec, "callback", "13800138000", site_name="bj-hq").allowed
+    assert not decide(spec, "callback", "13800138000", site_name="cd-out").allowed
+    assert not decide(spec, "nonsense", "13800138000").allowed
+
+
+def test_unknown_class_and_role_are_located(spec: SiteFile) -> None:
+    pol = Dialling(allow=["mobil"], sites={"nowhere": SiteDialling()})
+    bad = dataclasses.replace(spec, dialling=pol,
+                              agents=[dataclasses.replace(spec.agents[0], role="boss")])
+    problems = list(dialling_problems(bad))
+    assert (("dialling", "allow", 0), "unknown number class 'mobil'",
+            "did you mean 'mobile'?") in problems
+    assert any(p[0] == ("dialling", "sites", "nowhere") for p in problems)
+    assert any(p[0] == ("agents", 0, "role") for p in problems)
