@@ -17,7 +17,7 @@ def _classes(path: tuple[str | int, ...], names: list[str]) -> Iterator[Problem]
     for i, name in enumerate(names):
         if name not in CLASSES:
             close = difflib.get_close_matches(name, CLASSES, n=1, cutoff=0.6)
-            yield (path + (i,), f"unknown number class '{name}'",
+            yield ((*path, i), f"unknown number class '{name}'",
                    f"did you mean '{close[0]}'?" if close else
                    "use one of: " + ", ".join(CLASSES))
 
