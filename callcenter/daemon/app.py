@@ -131,6 +131,12 @@ class Daemon:
             elif kind == "transfer-queue":
                 with contextlib.suppress(AgiHangup):
                     await self.queues.transfer(session, name)
+            elif kind == "dial":  # an agent's outside call from a desk phone
+                from callcenter.dialling.deskphone import agent_dial
+
+                with contextlib.suppress(AgiHangup):
+                    await agent_dial(session, self.site.spec, self.agents, name,
+                                     emit=self.recorder.emit)
             elif kind == "requeue":
                 with contextlib.suppress(AgiHangup):
                     await self._requeue(session)

@@ -158,8 +158,11 @@ async def _hand_back(session: AgiSession, outcome: Any) -> None:
     if kind in ("hangup", "voicemail"):
         await session.set_variable("CC_NEXT", "hangup")
     elif kind == "transfer":
-        await session.set_variable("CC_TARGET", "".join(c for c in outcome.target
-                                                         if c.isdigit()))
+        # the engine's transfer node took the dialling policy's decision (flow_transfer):
+        # CC_DIAL_OK names the only digits the dialplan's cc-transfer will dial out
+        digits = "".join(c for c in outcome.target if c.isdigit())
+        await session.set_variable("CC_TARGET", digits)
+        await session.set_variable("CC_DIAL_OK", digits)
         await session.set_variable("CC_NEXT", "transfer")
     elif kind == "queue":
         # the ACD arrives with the next issue; until then a queued call takes the fallback

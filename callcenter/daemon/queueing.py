@@ -484,6 +484,24 @@ class QueueService:
         agent = self.agents[call.agent]
         number = next((n for n in self.site.spec.numbers if n.number == call.number),
                       self.site.spec.numbers[0])
+        from callcenter.dialling import decide  # the one outbound policy (docs/dialling.md)
+
+        q_site = self.site.spec.queues[call.queue].site or number.site or agent.site
+        verdict = decide(self.site.spec, "callback", call.caller, site_name=q_site,
+                         emit=self.recorder.emit, call_id=call.origin or call.call_id,
+                         queue=call.queue)
+        if not verdict.allowed:
+            # never ring the customer; free the agent and drop the request for good
+            self.stats["callbacks_refused"] = self.stats.get("callbacks_refused", 0) + 1
+            agent_id, call.agent = call.agent, ""
+            self.calls.pop(call.call_id, None)
+            self.by_agent.pop(agent_id, None)
+            self._book(self.book.ready, agent_id)
+            try:
+                self._apply(self.scheduler.leave(call.call_id, self.now(), "overflowed"))
+            except SchedulerError as exc:
+                log.warning("refused callback: %s", exc)
+            return
         call.attempts += 1
         action_id = f"cb-{call.call_id}-{call.attempts}"
         q = self.site.spec.queues[call.queue]
@@ -491,12 +509,13 @@ class QueueService:
         done: asyncio.Future[str] = loop.create_future()
         self._originates[action_id] = done
         variables = [f"CC_CALLBACK_ID={call.call_id}", f"CC_PRESENT={number.number}",
-                     f"CC_FIRST={number.first_route}", f"CC_SECOND={number.second_route}"]
+                     f"CC_FIRST={number.first_route}", f"CC_SECOND={number.second_route}",
+                     f"CC_DIAL_OK={verdict.dial_digits}"]
         try:
             reply = await self.ami.action({
                 "Action": "Originate", "ActionID": action_id,
                 "Channel": f"PJSIP/{agent.extension}", "Context": "cc-callback",
-                "Exten": re.sub(r"\D", "", call.caller), "Priority": "1",
+                "Exten": verdict.dial_digits, "Priority": "1",
                 "CallerID": f'"{_label("callback", 0, call.queue)}" <{number.number}>',
                 "Timeout": str(q.ring_seconds * 1000), "Async": "true",
                 "Variable": ",".join(variables)}, timeout=q.ring_seconds + 10)

@@ -143,6 +143,10 @@ def check_flow(src: Source, flow: n.Flow, spec: SiteFile, flow_names: set[str]
                 and node.to not in extensions:
             add(name, ("to",), f"{node.to} is not an agent extension",
                 "use an extension under 'agents:' or a full outside number")
+    from callcenter.dialling.flowcheck import transfer_problems
+
+    for name, path, message, hint in transfer_problems(flow):
+        add(name, path, message, hint)
     if out:
         return out
     reachable = _reachable(flow)

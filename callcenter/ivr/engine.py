@@ -255,6 +255,14 @@ class _Run:
             target = re.sub(r"\D", "", _subst(node.to, self.vars))
             if not target:
                 return self.outcome("hangup", "transfer: empty target", name)
+            from callcenter.dialling.flows import flow_transfer
+
+            verdict = flow_transfer(self.site.spec, target, number=self.vars["number"],
+                                    pattern=node.pattern, classes=node.classes,
+                                    emit=self.emit)
+            if not verdict.allowed:
+                return self.outcome("hangup", f"transfer refused: {verdict.reason}", name)
+            target = verdict.dial_digits
             if node.prompt:
                 await io.play([node.prompt], interruptible=False)
             return self.outcome("transfer", target, name)

@@ -158,11 +158,14 @@ class Queue:
 @dataclass(config=_STRICT)
 class Transfer:
     """To an agent's extension, or an outside number through a number's routes (ends the
-    flow). `to` may be ${var}."""
+    flow). `to` may be ${var}; a target from caller input needs `pattern` (a regex the
+    digits must match in full) and/or `classes` (number classes, docs/dialling.md)."""
 
     type: Literal["transfer"]
     to: str
     prompt: Key | None = None
+    pattern: str | None = None
+    classes: list[Key] | None = None
 
 
 @dataclass(config=_STRICT)

@@ -65,6 +65,11 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
     music = sorted({q.music_class for q in spec.queues.values()} | {"default"})
     return {
         "company": spec.company,
+        # the caller name customers see on outbound calls (docs/dialling.md); dialplan
+        # argument separators and brackets dropped
+        "out_caller_name": "".join(
+            c for c in (spec.dialling.caller_name if spec.dialling.caller_name is not None
+                        else spec.company.name) if c not in ",()|"),
         "out": str(out),
         "sounds": str(out / "sounds"),
         "ast": spec.asterisk,
