@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from callcenter.dialling import classify, decide
 from callcenter.dialling.sitecheck import dialling_problems
-from callcenter.site import load_site
+from callcenter.errors import SiteError
+from callcenter.ivr.engine import Outcome
+from callcenter.ivr.simulate import simulate
+from callcenter.site import Site, load_site
 from callcenter.site.model import Dialling, SiteDialling, SiteFile
 from tests.fix_asterisk import make_site
 
@@ -93,3 +99,75 @@ def test_unknown_class_and_role_are_located(spec: SiteFile) -> None:
             "did you mean 'mobile'?") in problems
     assert any(p[0] == ("dialling", "sites", "nowhere") for p in problems)
     assert any(p[0] == ("agents", 0, "role") for p in problems)
+
+
+OPEN_TRANSFER = """\
+entry: ask
+nodes:
+  ask:
+    type: input
+    prompt: main_menu
+    var: callback_number
+    next: out
+    on_fail: bye
+  bye: {type: hangup}
+  out: {type: transfer, to: "${callback_number}"RESTRICT}
+"""
+
+
+def _flow_site(tmp_path: Path, restrict: str) -> Path:
+    site = make_site(tmp_path)
+    (tmp_path / "flows" / "main.yaml").write_text(OPEN_TRANSFER.replace("RESTRICT", restrict))
+    return site
+
+
+@pytest.mark.security
+def test_check_refuses_a_transfer_to_keyed_digits(tmp_path: Path) -> None:
+    with pytest.raises(SiteError) as info:
+        load_site(_flow_site(tmp_path, ""), env={})
+    text = "\n".join(str(p) for p in info.value.problems)
+    assert "nodes.out.to: transfer to '${callback_number}'" in text and "pattern" in text
+
+
+@pytest.mark.security
+def test_check_refuses_a_transfer_to_the_callers_own_number(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    (tmp_path / "flows" / "main.yaml").write_text(
+        "entry: s\nnodes:\n  s: {type: set, vars: {n: '${caller}'}, next: t}\n"
+        "  t: {type: transfer, to: '${n}'}\n")
+    with pytest.raises(SiteError) as info:
+        load_site(site, env={})
+    assert any("transfer to '${n}'" in str(p) for p in info.value.problems)
+
+
+def test_check_refuses_unknown_transfer_class(tmp_path: Path) -> None:
+    with pytest.raises(SiteError) as info:
+        load_site(_flow_site(tmp_path, ", classes: [mobil]"), env={})
+    assert any("unknown number class 'mobil'" in str(p) for p in info.value.problems)
+
+
+def _run(site: Site, digits: str, caller: str = "13900139000") -> Outcome:
+    return asyncio.run(simulate(site, "main", caller=caller, presses=[digits],
+                                at=dt.datetime(2026, 11, 24, 10, 0), echo=lambda _: None))
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("digits", "kind", "target"), [
+    ("13800138000", "transfer", "13800138000"),
+    ("00441234567", "hangup", "transfer refused: the target does not match the node's pattern"),
+    ("9001234", "hangup", "transfer refused: the target does not match the node's pattern"),
+])
+def test_engine_enforces_a_restricted_transfer(tmp_path: Path, digits: str, kind: str,
+                                               target: str) -> None:
+    site = load_site(_flow_site(tmp_path, ', pattern: "1[3-9][0-9]{9}"'), env={})
+    out = _run(site, digits)
+    assert (out.kind, out.target) == (kind, target)
+
+
+@pytest.mark.security
+def test_engine_applies_the_site_policy_under_a_loose_pattern(tmp_path: Path) -> None:
+    site = load_site(_flow_site(tmp_path, ', pattern: "[0-9]+", classes: [mobile, premium]'),
+                     env={})
+    out = _run(site, "16812345")  # the node lists premium, the site policy still refuses
+    assert out.kind == "hangup" and "premium numbers are not allowed" in out.target
+    assert _run(site, "4008001234").target.endswith("not in the node's classes")
