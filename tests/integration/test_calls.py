@@ -74,7 +74,9 @@ def originate(asterisk: RunningAsterisk, number: str, dest: str) -> list[dict]:
         try:
             reply = await asyncio.wait_for(manager.send_action({
                 "Action": "Originate", "Channel": f"Local/{dest}@cc-out-{number}",
-                "Application": "Wait", "Data": "1", "Async": "true", "Timeout": "15000"}), 20)
+                "Application": "Wait", "Data": "1", "Async": "true", "Timeout": "15000",
+                # the dialling policy's approval, as the daemon gives it (docs/dialling.md)
+                "Variable": f"CC_DIAL_OK={dest}"}), 20)
             assert any(getattr(m, "Response", "") == "Success" for m in
                        (reply if isinstance(reply, list) else [reply]))
             await asyncio.sleep(3)
