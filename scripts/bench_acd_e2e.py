@@ -80,17 +80,19 @@ def main() -> None:
                     break
             except Exception:
                 time.sleep(0.1)
-        sipp = Sipp(f"127.0.0.1:{SIP}", workdir=work / "sipp")
+        # customers come from the carrier's address, desk phones from 127.0.0.1
+        sipp = Sipp(f"127.0.0.1:{SIP}", local_ip=site.spec.trunks["telecom"].host,
+                    workdir=work / "sipp")
         for ext, port in PHONES.items():
             agent = next(a for a in site.spec.agents if a.extension == ext)
             pw, pin = site.secrets.sip_passwords[agent.id], site.secrets.pins[agent.id]
             sipp.run(register_scenario(ext), service=ext, local_port=port, timeout=15,
-                     extra=["-au", ext, "-ap", pw])
+                     local_ip="127.0.0.1", extra=["-au", ext, "-ap", pw])
             phones.append(SippServer(port, scenario=uas_scenario("answer", answer_after_ms=800),
                                      workdir=work / f"phone{ext}").start())
             steps = [pause(800)] + [dtmf(d, 300) for d in f"{agent.id}#{pin}#"]
             sipp.run(uac_scenario(caller_number=ext, steps=steps, auth=True), service="*21",
-                     timeout=30, extra=["-au", ext, "-ap", pw])
+                     timeout=30, local_ip="127.0.0.1", extra=["-au", ext, "-ap", pw])
         t0 = time.monotonic()
         # each caller presses 1 (sales) and stays on the line `hold` seconds in all (waiting,
         # then talking); a caller still waiting by then has abandoned

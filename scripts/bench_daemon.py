@@ -69,7 +69,7 @@ async def bench_agi(site_path: Path, calls: int, steps: int, work: Path) -> dict
 
     server = AgiServer(handler, port=AGI)
     await server.start()
-    sipp = Sipp(f"127.0.0.1:{SIP}", workdir=work / "sipp")
+    sipp = Sipp(f"127.0.0.1:{SIP}", local_ip="127.0.0.11", workdir=work / "sipp")  # telecom
     t0 = time.perf_counter()
     result = await asyncio.to_thread(sipp.run, uac_scenario(), service="4008001234",
                                      calls=calls, rate=calls, limit=calls, timeout=120)

@@ -53,7 +53,9 @@ def main() -> int:
 
     ast = site.spec.asterisk
     number = site.spec.numbers[0].number
-    sipp = Sipp(f"127.0.0.1:{ast.sip_port}", workdir=work / "sipp")
+    # callers arrive from the first route's carrier address; desk phones from 127.0.0.1
+    carrier_ip = site.spec.trunks[site.spec.numbers[0].first_route].host
+    sipp = Sipp(f"127.0.0.1:{ast.sip_port}", local_ip=carrier_ip, workdir=work / "sipp")
     calls = [("02866661234", "a Chengdu caller presses 2 (course questions)", ["2"]),
              ("13900139000", "a mobile caller presses 0 (choose a city), then 1 (Beijing)",
               ["0", "1"]),
@@ -81,7 +83,7 @@ def main() -> int:
     trunk = site.spec.trunks[site.spec.numbers[0].second_route]
     print(f"\nan outbound call presenting {number}: first route down, second route "
           f"played by a SIPp carrier on port {trunk.port} ...")
-    with SippServer(trunk.port, workdir=work / "carrier") as carrier:
+    with SippServer(trunk.port, local_ip=trunk.host, workdir=work / "carrier") as carrier:
         _wait_qualified(conf_dir)
         mark = _log_size(conf_dir)
         cli(conf_dir, f"channel originate Local/13900139000@cc-out-{number} application Wait 2")
@@ -116,7 +118,8 @@ def _agent_at_desk(sipp: Sipp, site, conf_dir: Path, work: Path,
     print(f"\nagent {agent_id} ({agent.name}) registers a desk phone {agent.extension} and "
           "logs in with *21")
     reg = sipp.run(register_scenario(agent.extension), service=agent.extension,
-                   local_port=port, timeout=15, extra=["-au", agent.extension, "-ap", password])
+                   local_port=port, local_ip="127.0.0.1", timeout=15,
+                   extra=["-au", agent.extension, "-ap", password])
     if reg.successful != 1:
         print("  the phone could not register; queued callers take the fallback")
         return None
@@ -128,7 +131,8 @@ def _agent_at_desk(sipp: Sipp, site, conf_dir: Path, work: Path,
     cli(conf_dir, f"pjsip qualify {agent.extension}")
     steps = [pause(800)] + [dtmf(d, 350) for d in f"{agent_id}#{site.secrets.pins[agent_id]}#"]
     sipp.run(uac_scenario(caller_number=agent.extension, steps=steps, auth=True),
-             service="*21", timeout=30, extra=["-au", agent.extension, "-ap", password])
+             service="*21", local_ip="127.0.0.1", timeout=30,
+             extra=["-au", agent.extension, "-ap", password])
     return phone
 
 

@@ -26,6 +26,10 @@ AMI_PORT = 15038
 AGI_PORT = 14573
 METRICS_PORT = 15090
 CARRIER_PORTS = {"telecom": 15071, "unicom": 15072}
+# carriers are recognised by their address alone, so in the tests they get addresses of their
+# own on the loopback network; desk phones register from 127.0.0.1
+CARRIER_IPS = {"telecom": "127.0.0.11", "unicom": "127.0.0.12"}
+PHONE_IP = "127.0.0.1"
 
 
 def make_site(directory: Path, **overrides: object) -> Path:
@@ -39,7 +43,10 @@ def make_site(directory: Path, **overrides: object) -> Path:
     data["metrics"] = {"port": METRICS_PORT}
     for name, port in CARRIER_PORTS.items():
         data["trunks"][name]["port"] = port
+        data["trunks"][name]["host"] = CARRIER_IPS[name]
         data["trunks"][name]["qualify_seconds"] = 2
+    for office in data["sites"].values():  # desk phones only from the phones' address
+        office["phone_networks"] = [f"{PHONE_IP}/32"]
     for queue in data["queues"].values():  # short rings and wrap-ups keep the tests quick
         queue.update(ring_seconds=4, wrap_up_seconds=2)
     data["queues"]["sales"]["callback_offer_after_seconds"] = 2

@@ -37,6 +37,8 @@ MODULES: tuple[str, ...] = (
     "func_logic.so", "func_global.so", "func_devstate.so", "func_hangupcause.so",
     "func_uuid.so", "func_groupcount.so", "func_cut.so", "func_timeout.so", "func_db.so",
     "res_manager_devicestate.so", "res_clioriginate.so",
+    # security events (failed auth, ACL refusals) into log/security.log, for fail2ban
+    "res_security_log.so",
 )
 
 
@@ -58,7 +60,8 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         trunks.append({
             "name": name, "host": t.host, "port": t.port, "transport": t.transport,
             "identify": t.identify, "username": t.username or "", "register": t.register,
-            "match": sorted(set(t.match or [t.host])), "channels": t.channels,
+            # the carrier's own address always identifies it; `match` adds its other ones
+            "match": sorted({t.host, *t.match}), "channels": t.channels,
             "qualify": t.qualify_seconds, "codecs": ",".join(t.codecs),
             "password": site.secrets.trunk_passwords.get(name, ""),
         })
@@ -78,7 +81,10 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         "alive_seconds": ALIVE_SECONDS,
         "agents": [{"id": a.id, "name": a.name, "extension": a.extension, "site": a.site,
                     "password": site.secrets.sip_passwords[a.id],
-                    "callerid": spec.sites[a.site].caller_id} for a in agents],
+                    "callerid": spec.sites[a.site].caller_id,
+                    # the office network and the agent's own addresses; empty: anywhere
+                    "networks": sorted(set(spec.sites[a.site].phone_networks) | set(a.networks))}
+                   for a in agents],
         "trunks": trunks,
         "numbers": numbers,
         "default_number": numbers[0],

@@ -87,14 +87,16 @@ class Sipp:
 
     def run(self, scenario: str, *, service: str, calls: int = 1, rate: float = 1,
             limit: int | None = None, timeout: float = 60, extra: list[str] | None = None,
-            local_port: int = 0) -> SippResult:
-        """Place `calls` calls to `service` (the dialled number) and wait for the end."""
+            local_port: int = 0, local_ip: str | None = None) -> SippResult:
+        """Place `calls` calls to `service` (the dialled number) and wait for the end, from
+        `local_ip` (default: this caller's address)."""
         self._n += 1
         tag = f"run{self._n}"
         stat = self.workdir / f"{tag}.csv"
         errfile = self.workdir / f"{tag}-errors.log"
         cmd = [_binary(), self.target, *self._args(scenario, tag), "-s", service,
-               "-i", self.local_ip, "-p", str(local_port), "-m", str(calls), "-r", str(rate),
+               "-i", local_ip or self.local_ip, "-p", str(local_port), "-m", str(calls),
+               "-r", str(rate),
                "-l", str(limit or calls), "-nostdin", "-trace_stat", "-stf", str(stat),
                "-fd", "1", "-trace_err", "-error_file", str(errfile),
                "-timeout", f"{int(timeout)}s", "-timeout_error", "-mp", "0",

@@ -30,4 +30,13 @@ def site_warnings(site: Site) -> list[Problem]:
             out.append(src.problem(("queues", key, "overflow"),
                                    "never used: max_wait_seconds is 0, so calls wait for ever",
                                    "set max_wait_seconds, or remove 'overflow:'"))
+    for key, sd in sorted(spec.sites.items()):
+        if not sd.phone_networks:
+            out.append(src.problem(("sites", key), "its desk phones may register from any "
+                                   "address", "set phone_networks to the office network "
+                                   "(e.g. [10.8.0.0/16]); remote agents get agents[].networks"))
+    if spec.asterisk.sip_bind == "0.0.0.0":
+        out.append(src.problem(("asterisk", "sip_bind"), "SIP listens on every interface",
+                               "bind the one address phones and carriers use, and firewall "
+                               "the rest (README: Security)"))
     return sorted(out, key=lambda p: (p.line, p.column))

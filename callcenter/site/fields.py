@@ -17,6 +17,7 @@ __all__ = [
     "Host",
     "Key",
     "Level",
+    "Network",
     "PhoneNumber",
     "Text",
     "check_text",
@@ -98,6 +99,15 @@ def check_host(value: str) -> str:
     return value
 
 
+def check_network(value: str) -> str:
+    """An address or a network (CIDR) a phone may register from, e.g. 10.8.0.0/16."""
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address or network — write it like "
+                         "10.8.0.0/16 or 203.0.113.7") from None
+
+
 def check_level(value: int) -> int:
     limit = LIMITS["skill.level"]
     if not limit.allows(value):
@@ -113,3 +123,4 @@ Extension = Annotated[str, AfterValidator(check_extension)]
 AgentId = Annotated[str, AfterValidator(check_agent_id)]
 Host = Annotated[str, AfterValidator(check_host)]
 Level = Annotated[int, AfterValidator(check_level)]
+Network = Annotated[str, AfterValidator(check_network)]

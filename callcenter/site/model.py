@@ -18,6 +18,7 @@ from callcenter.site.fields import (
     Host,
     Key,
     Level,
+    Network,
     PhoneNumber,
     Text,
 )
@@ -67,6 +68,9 @@ class SiteDef:
     region: Text = ""
     # caller number prefixes (area codes, mobile segments) that belong to this site's region
     area_codes: list[Digits] = field(default_factory=list)
+    # where this site's desk phones may register and call from (the office network); empty:
+    # from anywhere (check warns)
+    phone_networks: list[Network] = field(default_factory=list)
 
 
 @dataclass(config=_STRICT)
@@ -83,6 +87,8 @@ class Agent:
     skills: dict[Key, Level] = field(default_factory=dict)
     # the dialling policy's role (dialling.roles): which numbers this agent's phone may dial
     role: Key = "agent"
+    # a remote agent's own addresses, allowed besides the site's phone_networks
+    networks: list[Network] = field(default_factory=list)
 
 
 @dataclass(config=_STRICT)
@@ -217,7 +223,8 @@ class FeatureCodes:
 
 @dataclass(config=_STRICT)
 class AsteriskSettings:
-    sip_bind: Host = "0.0.0.0"
+    # the address phones and carriers reach Asterisk on: no silent 0.0.0.0 (write it to mean it)
+    sip_bind: Host | None = None
     sip_port: int = 5060
     ami_port: int = 5038
     agi_host: Host = "127.0.0.1"

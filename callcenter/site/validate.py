@@ -213,6 +213,10 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
               a.phone_qualify_seconds)
     if len({a.sip_port, a.ami_port, a.agi_port}) < 3:
         c.add(("asterisk",), "sip_port, ami_port and agi_port must differ", "change one")
+    if a.sip_bind is None:
+        c.add(("asterisk",), "no sip_bind: say which address phones and carriers reach "
+              "Asterisk on", "add 'sip_bind: ADDRESS' under asterisk (the server's office or "
+              "carrier-facing address; write 0.0.0.0 only if every interface is meant)")
 
     if spec.contacts is not None:
         p = Path(spec.contacts)

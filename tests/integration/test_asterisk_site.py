@@ -34,7 +34,7 @@ def test_endpoints_and_trunks_exist(asterisk: RunningAsterisk) -> None:
     for trunk in asterisk.site.spec.trunks:
         assert f"trunk-{trunk}" in shown
     aors = asterisk.cli("pjsip show aors")
-    assert "trunk-telecom/sip:127.0.0.1:15071" in aors
+    assert "trunk-telecom/sip:127.0.0.11:15071" in aors
 
 
 def test_contexts_exist(asterisk: RunningAsterisk) -> None:

@@ -77,7 +77,7 @@ def test_password_trunk_registers(tmp_path: Path) -> None:
     s = load_site(path, env=env)
     secs = sections(_write(render_files(s, tmp_path / "r"), tmp_path / "r") / "pjsip.conf")
     reg = of_type(secs, "trunk-unicom-reg", "registration")
-    assert reg["client_uri"] == ["sip:acct01@127.0.0.1:15072"]
+    assert reg["client_uri"] == ["sip:acct01@127.0.0.12:15072"]
     assert of_type(secs, "trunk-unicom-auth", "auth")["password"] == ["carrierpw1"]
 
 
@@ -186,3 +186,25 @@ def test_stale_rendered_files_are_removed(site: Site, tmp_path: Path) -> None:
     render_site(site, d)
     assert not (d / "old.conf").exists()
     assert os.path.exists(d / "pjsip.conf")
+
+
+def test_carriers_are_known_by_address_only_and_phones_by_their_network(tmp_path: Path) -> None:
+    import yaml
+
+    path = make_site(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["trunks"]["telecom"]["match"] = ["198.51.100.7"]
+    data["agents"][0]["networks"] = ["203.0.113.7"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    s = load_site(path, env={})
+    secs = sections(_write(render_files(s, tmp_path / "r"), tmp_path / "r") / "pjsip.conf")
+    assert secs["global"][0]["endpoint_identifier_order"] == ["ip,username"]
+    ident = of_type(secs, "trunk-telecom", "identify")
+    assert ident["match"] == sorted([s.spec.trunks["telecom"].host, "198.51.100.7"])
+    assert of_type(secs, "trunk-telecom", "endpoint")["identify_by"] == ["ip"]
+    first = s.spec.agents[0]
+    phone = of_type(secs, first.extension, "endpoint")
+    assert phone["identify_by"] == ["username"]
+    assert phone["deny"] == ["0.0.0.0/0.0.0.0", "::/0"]
+    assert phone["permit"] == sorted(["127.0.0.1/32", "203.0.113.7/32"])
+    assert phone["contact_permit"] == phone["permit"]

@@ -97,8 +97,8 @@ def test_a_queue_no_agent_can_serve_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_queue_site_restricts_its_agents_as_the_scheduler_does(tmp_path: Path) -> None:
-    text = edit(SITE, '  hq: {name: HQ, caller_id: "01080001000"}',
-                '  hq: {name: HQ, caller_id: "01080001000"}\n'
+    hq = '  hq: {name: HQ, caller_id: "01080001000", phone_networks: [10.8.0.0/16]}'
+    text = edit(SITE, hq, hq + '\n'
                 '  cd: {name: CD, caller_id: "02880001000"}')
     found = problems(tmp_path, edit(text, "skills: {sales: 2},", "skills: {sales: 2}, site: cd,"))
     assert len(found) == 1
@@ -130,14 +130,15 @@ def test_an_overflow_cycle_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.security
 @pytest.mark.parametrize("host", ["1.2.3.400", "999", "10.0.0", "256.1.1.1"])
 def test_sip_bind_must_be_an_address_or_a_dns_name(tmp_path: Path, host: str) -> None:
-    found = problems(tmp_path, SITE + f"asterisk: {{sip_bind: {host}}}\n")
+    found = problems(tmp_path, SITE.replace("sip_bind: 127.0.0.1", f"sip_bind: {host}"))
     assert len(found) == 1
     assert f"asterisk.sip_bind: {host!r} is not a valid IP address" in found[0]
 
 
 def test_sip_bind_accepts_addresses_and_names(tmp_path: Path) -> None:
     for host in ("192.0.2.10", "::", "pbx.school.example"):
-        load_site(write(tmp_path, SITE + f"asterisk: {{sip_bind: '{host}'}}\n"), env={})
+        text = SITE.replace("sip_bind: 127.0.0.1", f"sip_bind: '{host}'")
+        load_site(write(tmp_path, text), env={})
 
 
 # ---------------------------------------------------------------- goto loops

@@ -17,7 +17,7 @@ from callcenter.site.yamlsrc import load_yaml
 SITE = """\
 company: {name: Test School, timezone: Asia/Shanghai}
 sites:
-  hq: {name: HQ, caller_id: "01080001000"}
+  hq: {name: HQ, caller_id: "01080001000", phone_networks: [10.8.0.0/16]}
 skills:
   sales: {}
 agents:
@@ -35,6 +35,7 @@ flows: {main: main.yaml}
 prompts:
   hello: {text: hello}
 fallback: {prompt: hello, extensions: ["8001"]}
+asterisk: {sip_bind: 127.0.0.1}
 """
 HANGUP = "entry: start\nnodes:\n  start: {type: hangup}\n"
 
@@ -79,7 +80,7 @@ def test_billion_laughs_is_refused_quickly_with_a_located_error(tmp_path: Path) 
     elapsed = time.monotonic() - start
     assert elapsed < 2.0, f"took {elapsed:.2f} s"
     assert len(found) == 1
-    assert "site.yaml:21:" in found[0]
+    assert "site.yaml:22:" in found[0]
     assert "expands to more than 200000 values" in found[0]
     assert "use fewer aliases" in found[0]
 
@@ -104,7 +105,7 @@ def test_plain_merge_keys_still_work(tmp_path: Path) -> None:
 @pytest.mark.security
 def test_self_referencing_anchor_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
     found = problems(tmp_path, SITE + "loop: &me [1, *me]\n")
-    assert found == [f"{tmp_path / 'site.yaml'}:21:7: an alias refers to the value that "
+    assert found == [f"{tmp_path / 'site.yaml'}:22:7: an alias refers to the value that "
                      "contains it — an anchor '&name' cannot be used inside itself"]
 
 

@@ -35,6 +35,7 @@ flows: {main: main.yaml}
 prompts:
   hello: {text: hello}
 fallback: {prompt: hello, extensions: ["8001"]}
+asterisk: {sip_bind: 127.0.0.1}
 """
 
 FLOW = "entry: start\nnodes:\n  start: {type: hangup}\n"
