@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -55,3 +56,29 @@ def test_desk_phone_dials_only_allowed_numbers(asterisk: RunningAsterisk, sipp: 
     _phone(sipp, asterisk, "8001", "13800138000", [pause(1500)], ending="hangup")
     dials, answered = _dials(asterisk, carriers)
     assert dials == before + 1 and answered == 1
+
+
+def test_callback_to_an_international_caller_never_reaches_the_carrier(
+        asterisk: RunningAsterisk, sipp: Sipp, daemon: RunningDaemon,
+        sipp_server: Callable[..., SippServer]) -> None:
+    """A caller presenting 00441234567 asks for a callback while the only sales agent is
+    busy; when the agent frees up the callback is refused and the agent takes calls again."""
+    from tests.integration.test_acd_live import agent, caller, phone_up
+
+    carriers = [sipp_server(CARRIER_PORTS["telecom"]), sipp_server(CARRIER_PORTS["unicom"])]
+    phone_up(asterisk, sipp, sipp_server, "8003", "answer", daemon)  # 1003: sales
+    before, _ = _dials(asterisk, carriers)
+    busy = threading.Thread(target=caller, args=(sipp, "1", 6000, "01011112222"))
+    busy.start()
+    daemon.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent busy")
+    res = sipp.run(uac_scenario(caller_number="00441234567",
+                                steps=[pause(1500), dtmf("1", 4000), dtmf("1", 0)]),
+                   service="4008001234", timeout=40)
+    assert res.successful == 1, res.errors[-1000:]
+    busy.join(60)
+    daemon.wait_for(lambda s: "dial refused (callback): 00441**4567" in daemon.log(), 30,
+                    "the callback refused")
+    daemon.wait_for(lambda s: agent(s, "1003")["state"] == "ready", 15, "1003 ready again")
+    dials, answered = _dials(asterisk, carriers)
+    assert (dials, answered) == (before, 0)
+    assert not daemon.status()["queues"]["callbacks"]  # no attempt was ever made
