@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -50,6 +52,10 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
         file_mode = 0o640 if shared else 0o600
         for d in RUNTIME_DIRS:
             (out / d).mkdir(exist_ok=True, mode=0o700)
+        # made here, so the launcher hands them to Asterisk's user: the daemon (another user)
+        # would otherwise create them at the first message, where Asterisk cannot record
+        for box in voicemail_boxes(site):
+            (out / "voicemail" / box).mkdir(exist_ok=True, mode=0o700)
         old = set()
         if (out / MANIFEST).exists():
             old = set((out / MANIFEST).read_text(encoding="utf-8").split())
@@ -82,6 +88,25 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
         raise RenderError(f"cannot write {out}: {exc.strerror} — check the folder's "
                           "permissions and free space") from exc
     return changed
+
+
+def voicemail_boxes(site: Site) -> list[str]:
+    """Every voicemail box a queue's overflow or a flow names, as folder names."""
+    names = {q.overflow.split(":", 1)[1] for q in site.spec.queues.values()
+             if q.overflow.startswith("voicemail:")}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "voicemail" and isinstance(node.get("box"), str):
+                names.add(node["box"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(site.flows)
+    return sorted({re.sub(r"[^a-z0-9_-]", "", n.lower()) for n in names} - {""})
 
 
 def digest(files: dict[str, str]) -> str:

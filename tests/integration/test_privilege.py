@@ -192,6 +192,8 @@ def test_asterisk_runs_unprivileged_and_its_folder_is_closed(asterisk) -> None:
         assert (asterisk.conf_dir / name).stat().st_mode & 0o137 == 0, name
     for d in ("log", "spool", "voicemail", "db", "run"):
         assert (asterisk.conf_dir / d).stat().st_mode & 0o077 == 0, d
+    # the boxes exist before the daemon (another user) needs them, and Asterisk can record
+    assert (asterisk.conf_dir / "voicemail" / "general").stat().st_uid == _uid_of(pid)
 
 
 @pytest.mark.security
