@@ -14,6 +14,7 @@ from callcenter.dialling.sitecheck import dialling_problems
 from callcenter.errors import SiteError
 from callcenter.ivr.engine import Outcome
 from callcenter.ivr.simulate import simulate
+from callcenter.render import render_site
 from callcenter.site import Site, load_site
 from callcenter.site.model import Dialling, SiteDialling, SiteFile
 from tests.fix_asterisk import make_site
@@ -171,3 +172,23 @@ def test_engine_applies_the_site_policy_under_a_loose_pattern(tmp_path: Path) ->
     out = _run(site, "16812345")  # the node lists premium, the site policy still refuses
     assert out.kind == "hangup" and "premium numbers are not allowed" in out.target
     assert _run(site, "4008001234").target.endswith("not in the node's classes")
+
+
+@pytest.mark.security
+def test_rendered_dialplan_dials_only_what_the_daemon_approved(tmp_path: Path) -> None:
+    site = load_site(make_site(tmp_path / "s"), env={})
+    render_site(site, tmp_path / "out")
+    text = (tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8")
+    agents = text.split("[cc-agents]")[1].split("\n[")[0]
+    outside = agents[agents.index("exten => _XXXXXXX."):]
+    assert "AGI(${CC_AGI}/dial/${EXTEN})" in outside
+    # only the digits the daemon set leave; the refusal tone otherwise
+    assert outside.index("AGI(") < outside.index(
+        '"${CC_DIAL_OK}" != ""]?cc-out-4008001234,${FILTER(0-9,${CC_DIAL_OK})},1)')
+    assert "Playback(beeperr)" in outside
+    for ctx in ("cc-out-4008001234", "cc-callback"):
+        body = text.split(f"[{ctx}]")[1].split("\n[")[0]
+        first = body.splitlines()[1]
+        assert 'GotoIf($["${CC_DIAL_OK}" = "${EXTEN}"]?approved)' in first
+        assert f"Set(CALLERID(name)={site.spec.company.name})" in body
+        assert not any(a.name in body for a in site.spec.agents)
