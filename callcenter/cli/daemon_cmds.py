@@ -63,6 +63,8 @@ def status(conf_dir: Path, as_json: bool) -> None:
         ami = doc["ami"]
         click.echo(f"callcenter {doc['version']}, up {doc['uptime_seconds']:.0f} s, site "
                    f"{doc['site']}")
+        for alarm in doc.get("alarms", []):
+            click.secho(f"ALARM: {alarm}", fg="red", bold=True)
         click.echo(f"AMI: {'connected' if ami['connected'] else 'NOT connected'} "
                    f"({ami['connects']} connects, {ami['events']} events)")
         click.echo(f"FastAGI: port {doc['agi']['port']}, {doc['agi']['sessions']} sessions")
@@ -74,6 +76,11 @@ def status(conf_dir: Path, as_json: bool) -> None:
         for flow in doc["flows"]["active"]:
             click.echo(f"  {flow['call']:<20} {flow['flow']:<12} at {flow['node']:<16} "
                        f"caller {flow['caller']}")
+        agents = [a for a in doc.get("agents", []) if a["state"] != "logged_out"]
+        click.echo(f"agents logged in: {len(agents)}")
+        for a in agents:
+            why = f" ({a['reason']})" if a.get("reason") else ""
+            click.echo(f"  {a['id']:<8} {a['state'] + why:<24} at {a['device'] or '-'}")
         store = doc.get("store", {})
         if store:
             state = ("up" if store["db_up"] else

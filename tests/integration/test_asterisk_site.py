@@ -50,10 +50,10 @@ def test_ami_login_with_rendered_secret(asterisk: RunningAsterisk) -> None:
         try:
             reply = await asyncio.wait_for(manager.send_action({"Action": "CoreStatus"}), 5)
             assert reply.Response == "Success"
+            # the daemon's AMI user has no `command` class (tests/integration/test_privilege.py)
             reply = await asyncio.wait_for(
                 manager.send_action({"Action": "Command", "Command": "pjsip show endpoints"}), 5)
-            assert "trunk-unicom" in "".join(reply.content if hasattr(reply, "content") else "")\
-                or reply.Response == "Success"
+            assert reply.Response == "Error"
         finally:
             manager.close()
 
