@@ -18,6 +18,8 @@ __all__ = ["SERVICE_USER", "Account", "account", "prepare_folder"]
 SERVICE_USER = "asterisk"
 # Asterisk writes these (asterisk.conf.j2); the configuration itself it only reads
 _WRITABLE = ("log", "run", "spool", "db", "voicemail")
+# the daemon's own state (callcenter.daemon.paths): its user's, never Asterisk's
+_NOT_ASTERISKS = ("daemon",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def prepare_folder(conf_dir: Path, acct: Account) -> None:
     os.chown(conf_dir, 0, acct.gid)
     os.chmod(conf_dir, 0o2750)
     for path in conf_dir.iterdir():
-        if path.name in _WRITABLE or path.is_symlink():
+        if path.name in _WRITABLE + _NOT_ASTERISKS or path.is_symlink():
             continue
         if path.is_dir():
             _chown_tree(path, 0, acct.gid, 0o750)

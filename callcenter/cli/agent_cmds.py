@@ -24,7 +24,7 @@ def agent() -> None:
 @conf_option
 def unlock(agent_id: str | None, phone: str | None, conf_dir: Path) -> None:
     """Let AGENT_ID (or the phone --phone EXT) log in again after too many wrong PINs."""
-    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.paths import daemon_paths
     from callcenter.daemon.status import send_request
 
     with reported():
@@ -33,7 +33,7 @@ def unlock(agent_id: str | None, phone: str | None, conf_dir: Path) -> None:
                 raise click.BadParameter(f"{value!r} is not an {what} (digits)")
         if not agent_id and not phone:
             raise click.UsageError("give an agent id, or --phone EXT")
-        answer = send_request(status_socket(conf_dir),
+        answer = send_request(daemon_paths(conf_dir).socket,
                               {"request": "unlock", "agent": agent_id or "",
                                "phone": phone or ""})
         if "error" in answer:

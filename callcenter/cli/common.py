@@ -57,10 +57,12 @@ dsn_option = click.option("--dsn", default=None, help="PostgreSQL of the call ev
 
 
 def store_dsn(dsn: str | None, conf_dir: Path) -> str:
-    """--dsn, else $CALLCENTER_DSN, else the private cluster under --conf (started if need be)."""
+    """--dsn, else $CALLCENTER_DSN, else the daemon's private cluster under --conf (started
+    if need be)."""
+    from callcenter.daemon.paths import daemon_paths
     from callcenter.store.database import resolve_dsn
 
-    return resolve_dsn(dsn, None, conf_dir)
+    return resolve_dsn(dsn, None, daemon_paths(conf_dir).cluster_state())
 
 
 @contextmanager

@@ -52,11 +52,11 @@ def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON document.")
 def status(conf_dir: Path, as_json: bool) -> None:
     """Ask the running daemon what it sees: AMI link, live calls, flows in progress."""
-    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.paths import daemon_paths
     from callcenter.daemon.status import query_status
 
     with reported():
-        doc = query_status(status_socket(conf_dir))
+        doc = query_status(daemon_paths(conf_dir).socket)
         if as_json:
             click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
             return

@@ -23,12 +23,12 @@ def top(conf_dir: Path, once: bool, interval: float) -> None:
     from rich.live import Live
     from rich.text import Text
 
-    from callcenter.daemon.app import status_socket
+    from callcenter.daemon.paths import daemon_paths
     from callcenter.daemon.status import query_status
     from callcenter.errors import CallcenterError
     from callcenter.reports.wallboard import render_wallboard
 
-    sock = status_socket(conf_dir)
+    sock = daemon_paths(conf_dir).socket
     with reported():
         board = query_status(sock)["wallboard"]  # not running: a clear error, exit 1
         if once:

@@ -24,6 +24,7 @@ from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.logs import call_id
 from callcenter.daemon.metrics import Metrics
 from callcenter.daemon.notify import Notifier
+from callcenter.daemon.paths import daemon_paths
 from callcenter.daemon.queueing import QueueService
 from callcenter.daemon.status import StatusServer
 from callcenter.daemon.supervisor import Supervisor
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def status_socket(conf_dir: Path) -> Path:
-    return conf_dir.resolve() / "run" / "callcenter.sock"
+    return daemon_paths(conf_dir).socket
 
 
 class Daemon:
@@ -53,6 +54,9 @@ class Daemon:
         os.umask(0o077)
         self.site = site
         self.conf_dir = conf_dir.resolve()
+        # the daemon's own state, apart from Asterisk's folders (it runs as another user)
+        self.paths = daemon_paths(self.conf_dir)
+        self.paths.prepare()
         ast = site.spec.asterisk
         self.started = time.time()
         spec = site.spec
@@ -63,8 +67,9 @@ class Daemon:
                          for name, q in spec.queues.items()}
         # events go to the spool first, then PostgreSQL: a DSN given, or the private cluster
         self.recorder = EventRecorder(
-            self.conf_dir / "spool",
-            (lambda: resolve_dsn(dsn, spec.database.dsn, self.conf_dir)) if store else None,
+            self.paths.spool,
+            (lambda: resolve_dsn(dsn, spec.database.dsn, self.paths.cluster_state()))
+            if store else None,
             upgrade=True)
         self.today = TodayStats({name: q.service_level_seconds
                                  for name, q in spec.queues.items()},
@@ -78,7 +83,7 @@ class Daemon:
                              secret=site.secrets.ami_secret)
         self.channels = LiveChannels(self.ami)
         self.agents = AgentBook([a.id for a in site.spec.agents],
-                                self.conf_dir / "db" / "agents.json")
+                                self.paths.agents)
         self.agents.listeners.append(self._publish_agent)
         self.agents.transitions.append(self._record_agent)
         self.queues = QueueService(site, self.agents, sounds=self.conf_dir / "sounds",
@@ -112,7 +117,7 @@ class Daemon:
         self.supervisor = Supervisor()
         self.notifier = Notifier(alive=lambda: not self.supervisor.failed.is_set())
         self.beats = 0
-        self.status = StatusServer(status_socket(self.conf_dir), self.snapshot,
+        self.status = StatusServer(self.paths.socket, self.snapshot,
                                    {"unlock": self._unlock})
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

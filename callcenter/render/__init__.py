@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from callcenter.daemon.paths import hand_over
 from callcenter.errors import RenderError
 from callcenter.render.context import build_context
 from callcenter.render.music import ensure_music
@@ -52,6 +53,8 @@ def render_site(site: Site, out_dir: str | Path) -> list[str]:
         file_mode = 0o640 if shared else 0o600
         for d in RUNTIME_DIRS:
             (out / d).mkdir(exist_ok=True, mode=0o700)
+        # the daemon's state (DIR/daemon, 0700): as root, handed to its user `callcenter`
+        hand_over(out)
         # made here, so the launcher hands them to Asterisk's user: the daemon (another user)
         # would otherwise create them at the first message, where Asterisk cannot record
         for box in voicemail_boxes(site):

@@ -35,13 +35,35 @@ def _reachable_by(path: Path, user: str) -> bool:
     return True
 
 
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError as exc:
+        raise StoreError(f"user id {uid} has no name in /etc/passwd — PostgreSQL's peer "
+                         "authentication needs one") from exc
+
+
+def _owner(path: Path) -> str | None:
+    try:
+        return _name(path.stat().st_uid)
+    except (OSError, StoreError):
+        return None
+
+
 def embedded_cluster(state_dir: Path | None = None) -> Cluster:
-    """The private cluster: `<state>/pg`. As root, PostgreSQL runs as `postgres`, which must
-    be able to reach the directory; if it cannot (a state directory under /root), the
+    """The private cluster: `<state>/pg`. As another user it runs as that user; as root it
+    runs as the owner of an existing cluster the daemon's user made, else as `postgres`, which
+    must be able to reach the directory; if it cannot (a state directory under /root), the
     cluster lives under /var/lib/callcenter instead, named after the state directory."""
     state = (state_dir or DEFAULT_STATE).resolve()
     directory = state / "pg"
-    if os.geteuid() == 0 and not _reachable_by(directory, "postgres"):
+    if os.geteuid() != 0:  # runs as this user (the daemon's), the only client let in
+        return Cluster(directory, port=EMBEDDED_PORT, client=_name(os.geteuid()))
+    owner = _owner(directory / "data")
+    if owner not in (None, "root", "postgres"):
+        # a cluster the unprivileged daemon made: root (a CLI command) runs it as its owner
+        return Cluster(directory, port=EMBEDDED_PORT, run_as=owner, client=owner)
+    if not _reachable_by(directory, "postgres"):
         tag = "-".join(p for p in state.parts[-2:] if p not in ("/", ""))
         directory = DEFAULT_STATE / f"pg-{tag}"
         log.info("state directory %s is not reachable by the postgres user; the database "
