@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from callcenter.daemon.app import status_socket
+from callcenter.daemon.paths import daemon_paths
 from callcenter.daemon.status import query_status
 from callcenter.errors import CallcenterError
 from callcenter.store import Cluster
@@ -99,8 +100,9 @@ def daemon(asterisk: RunningAsterisk, tmp_path: Path, pg_cluster: Cluster,
            request: pytest.FixtureRequest) -> Iterator[RunningDaemon]:
     """`callcenter run` on the test site, connected to the test Asterisk, nobody logged in,
     recording into a fresh database of its own."""
-    (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
-    shutil.rmtree(asterisk.conf_dir / "spool", ignore_errors=True)
+    paths = daemon_paths(asterisk.conf_dir)
+    paths.agents.unlink(missing_ok=True)
+    shutil.rmtree(paths.spool, ignore_errors=True)
     dsn = fresh_database(pg_cluster, request.node.name)
     d = start_daemon(asterisk, tmp_path / "daemon.log", dsn=dsn)
     try:

@@ -212,8 +212,10 @@ def test_rendered_folder_is_private(example_site, tmp_path: Path) -> None:
 @pytest.mark.security
 def test_daemon_state_is_private(daemon) -> None:
     daemon.wait_for(lambda s: s["ami"]["connected"], 10, "AMI")
-    agents = daemon.conf_dir / "db" / "agents.json"
-    spool = daemon.conf_dir / "spool"
+    from callcenter.daemon.paths import daemon_paths
+
+    agents = daemon_paths(daemon.conf_dir).agents
+    spool = daemon_paths(daemon.conf_dir).spool
     assert not agents.exists() or agents.stat().st_mode & 0o077 == 0
     assert spool.stat().st_mode & 0o077 == 0
     assert any(spool.rglob("*")), "the daemon wrote nothing to check"

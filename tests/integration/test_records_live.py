@@ -39,8 +39,10 @@ def call(sipp: Sipp, keys: str, talk_ms: int, results: list, number: str) -> Non
 def test_every_call_recorded_once_through_outage_and_kill(
         asterisk: RunningAsterisk, sipp: Sipp, sipp_server, own_cluster: Cluster,
         tmp_path: Path) -> None:
-    (asterisk.conf_dir / "db" / "agents.json").unlink(missing_ok=True)
-    shutil.rmtree(asterisk.conf_dir / "spool", ignore_errors=True)
+    from callcenter.daemon.paths import daemon_paths
+
+    daemon_paths(asterisk.conf_dir).agents.unlink(missing_ok=True)
+    shutil.rmtree(daemon_paths(asterisk.conf_dir).spool, ignore_errors=True)
     dsn = fresh_database(own_cluster, "records_e2e")
     started = dt.datetime.now(dt.UTC)
     d = start_daemon(asterisk, tmp_path / "d1.log", dsn=dsn)

@@ -1,0 +1,128 @@
+"""Least privilege (issue 10): the daemon runs as its own user `callcenter`, against the test
+Asterisk (user `asterisk`), with its state in DIR/daemon and its private cluster its own."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.daemon.paths import DAEMON_USER, daemon_paths, hand_over
+from callcenter.store.database import embedded_cluster
+from tests.fix_daemon import RunningDaemon
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="switches users: root"),
+              pytest.mark.security]
+
+
+def _ensure_user() -> pwd.struct_passwd:
+    """What scripts/install-asterisk does, for a machine that has not run it since."""
+    try:
+        pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--home", "/var/lib/callcenter", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", DAEMON_USER], check=True)
+    subprocess.run(["usermod", "-aG", "asterisk", DAEMON_USER], check=True)
+    return pwd.getpwnam(DAEMON_USER)
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid in /proc/{pid}/status")
+
+
+def _as_daemon_user(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", DAEMON_USER, "--", *cmd], capture_output=True,
+                          text=True, timeout=30, cwd="/")
+
+
+@pytest.fixture
+def user_daemon(asterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
+    """`callcenter run` as user callcenter on the session's rendered folder."""
+    ent = _ensure_user()
+    conf = asterisk.conf_dir
+    # the pytest folders above DIR are root's 0700; a real DIR (/var/lib/callcenter/asterisk)
+    # has traversable parents: open only the search bit, for the test's length
+    opened = [p for p in conf.parents if not p.stat().st_mode & 0o001]
+    modes = {p: p.stat().st_mode & 0o7777 for p in opened}
+    for p in opened:
+        p.chmod(modes[p] | 0o001)
+    # the daemon's user must own its site copy: a secrets file is read only if it is ours
+    site_dir = Path(tempfile.mkdtemp(prefix="cc-site-user-"))
+    shutil.copytree(asterisk.site.path.parent, site_dir, dirs_exist_ok=True)
+    subprocess.run(["chown", "-R", f"{ent.pw_uid}:{ent.pw_gid}", str(site_dir)], check=True)
+    paths = daemon_paths(conf)
+    paths.agents.unlink(missing_ok=True)
+    shutil.rmtree(paths.spool, ignore_errors=True)
+    assert hand_over(conf)  # what `callcenter render` as root does
+    proc = subprocess.Popen(
+        ["runuser", "-u", DAEMON_USER, "--", sys.executable, "-m", "callcenter", "run",
+         str(site_dir / asterisk.site.path.name), "--conf", str(conf), "--log-level", "DEBUG",
+         "--at", "2026-11-24 20:05"],
+        stdout=(tmp_path / "daemon.log").open("ab"), stderr=subprocess.STDOUT, cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "CALLCENTER_DSN"}
+        | {"PYTHONUNBUFFERED": "1"})
+    d = RunningDaemon(proc, conf, tmp_path / "daemon.log")
+    try:
+        d.wait_for(lambda s: s["ami"]["connected"], 30, "an AMI connection")
+        yield d
+    finally:
+        d.stop()
+        cluster = embedded_cluster(paths.cluster_state())
+        cluster.stop()  # as root, through its owner
+        shutil.rmtree(paths.own_cluster / "pg", ignore_errors=True)
+        shutil.rmtree(site_dir, ignore_errors=True)
+        for p in opened:
+            p.chmod(modes[p])
+
+
+def test_daemon_runs_as_its_own_user(user_daemon: RunningDaemon) -> None:
+    ent = pwd.getpwnam(DAEMON_USER)
+    assert _uid_of(user_daemon.proc.pid) != 0
+    # runuser execs the daemon in place: the process is the daemon, as callcenter
+    assert _uid_of(user_daemon.proc.pid) == ent.pw_uid
+    # `callcenter status` (root, another process) reaches its socket
+    res = subprocess.run([sys.executable, "-m", "callcenter", "status", "--conf",
+                          str(user_daemon.conf_dir), "--json"], capture_output=True, text=True,
+                         timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert '"connected": true' in res.stdout
+    # the store: its private cluster, started as callcenter, receives the events
+    doc = user_daemon.wait_for(lambda s: s.get("store", {}).get("db_up")
+                               and s["store"].get("stored", 0) > 0, 60, "events stored")
+    assert doc["ami"]["connected"]
+    paths = daemon_paths(user_daemon.conf_dir)
+    pg = paths.own_cluster / "pg"
+    assert (pg / "data" / "PG_VERSION").exists()
+    postmaster = int((pg / "data" / "postmaster.pid").read_text().split()[0])
+    assert _uid_of(postmaster) == ent.pw_uid
+    # its state: callcenter's, closed to everyone else
+    for d in (paths.root, paths.spool, paths.socket.parent, paths.agents.parent, pg,
+              pg / "data", pg / "socket"):
+        st = d.stat()
+        assert st.st_uid == ent.pw_uid and st.st_mode & 0o077 == 0, (d, oct(st.st_mode))
+    assert any(paths.spool.iterdir()), "the daemon spooled nothing to check"
+    for path in [*paths.spool.rglob("*"), paths.socket]:
+        st = path.stat()
+        assert st.st_uid == ent.pw_uid, path
+        assert st.st_mode & 0o077 == 0, (path, oct(st.st_mode))
+    # nothing of the daemon's went into Asterisk's folders
+    assert not (user_daemon.conf_dir / "run" / "callcenter.sock").exists()
+
+
+def test_daemon_user_reads_the_prompts_not_asterisks_state(user_daemon: RunningDaemon) -> None:
+    conf = user_daemon.conf_dir
+    listing = _as_daemon_user("ls", str(conf / "sounds"))
+    assert listing.returncode == 0, listing.stderr
+    # Asterisk's own runtime folders stay closed to the daemon's user
+    for d in ("spool", "db", "log"):
+        assert _as_daemon_user("ls", str(conf / d)).returncode != 0, d
