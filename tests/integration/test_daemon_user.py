@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,24 @@ def _as_daemon_user(*cmd: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30, cwd="/")
 
 
+def _interpreter() -> tuple[list[str], dict[str, str]]:
+    """A Python the daemon's user may run, with this checkout's packages: this one, or (when
+    it sits in root's home, as a pyenv does) the system's of the same version."""
+    env = {k: v for k, v in os.environ.items() if k != "CALLCENTER_DSN"}
+    env["PYTHONUNBUFFERED"] = "1"
+    if _as_daemon_user(sys.executable, "-c", "import callcenter").returncode == 0:
+        return [sys.executable], env
+    system = shutil.which("python3", path="/usr/bin:/bin")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    probe = _as_daemon_user(system or "python3", "-c",
+                            "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')")
+    if probe.stdout.strip() != version:
+        pytest.skip(f"no Python {version} that user {DAEMON_USER} may run")
+    repo = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), *site.getsitepackages()])
+    return [str(system)], env
+
+
 @pytest.fixture
 def user_daemon(asterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
     """`callcenter run` as user callcenter on the session's rendered folder."""
@@ -64,13 +83,13 @@ def user_daemon(asterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
     paths.agents.unlink(missing_ok=True)
     shutil.rmtree(paths.spool, ignore_errors=True)
     assert hand_over(conf)  # what `callcenter render` as root does
+    python, env = _interpreter()
     proc = subprocess.Popen(
-        ["runuser", "-u", DAEMON_USER, "--", sys.executable, "-m", "callcenter", "run",
+        ["runuser", "-u", DAEMON_USER, "--", *python, "-m", "callcenter", "run",
          str(site_dir / asterisk.site.path.name), "--conf", str(conf), "--log-level", "DEBUG",
          "--at", "2026-11-24 20:05"],
         stdout=(tmp_path / "daemon.log").open("ab"), stderr=subprocess.STDOUT, cwd="/",
-        env={k: v for k, v in os.environ.items() if k != "CALLCENTER_DSN"}
-        | {"PYTHONUNBUFFERED": "1"})
+        env=env)
     d = RunningDaemon(proc, conf, tmp_path / "daemon.log")
     try:
         d.wait_for(lambda s: s["ami"]["connected"], 30, "an AMI connection")
