@@ -104,11 +104,19 @@ def user_daemon(asterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
             p.chmod(modes[p])
 
 
+def _daemon_pid(runuser_pid: int) -> int:
+    """runuser stays as the parent (for its PAM session): the daemon is its one child."""
+    kids = Path(f"/proc/{runuser_pid}/task/{runuser_pid}/children").read_text().split()
+    assert len(kids) == 1, kids
+    return int(kids[0])
+
+
 def test_daemon_runs_as_its_own_user(user_daemon: RunningDaemon) -> None:
     ent = pwd.getpwnam(DAEMON_USER)
-    assert _uid_of(user_daemon.proc.pid) != 0
-    # runuser execs the daemon in place: the process is the daemon, as callcenter
-    assert _uid_of(user_daemon.proc.pid) == ent.pw_uid
+    pid = _daemon_pid(user_daemon.proc.pid)
+    assert "callcenter" in Path(f"/proc/{pid}/cmdline").read_text()
+    assert _uid_of(pid) != 0
+    assert _uid_of(pid) == ent.pw_uid
     # `callcenter status` (root, another process) reaches its socket
     res = subprocess.run([sys.executable, "-m", "callcenter", "status", "--conf",
                           str(user_daemon.conf_dir), "--json"], capture_output=True, text=True,
