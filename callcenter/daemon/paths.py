@@ -86,9 +86,9 @@ class DaemonPaths:
             data = self.legacy_agents.read_bytes()
         except FileNotFoundError:
             return False
-        except OSError as exc:
-            log.warning("cannot read the old agent states %s (%s): agents start logged out",
-                        self.legacy_agents, exc.strerror)
+        except OSError as exc:  # Asterisk's folder is closed to the daemon's user
+            log.info("cannot look for old agent states in %s (%s); 'callcenter render' as "
+                     "root moves them", self.legacy_agents, exc.strerror)
             return False
         self.agents.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.agents.with_name(f".{self.agents.name}.tmp")
