@@ -148,7 +148,8 @@ def test_daemon_user_reads_the_prompts_not_asterisks_state(user_daemon: RunningD
 
 def test_private_cluster_runs_as_the_daemon_user(user_daemon: RunningDaemon) -> None:
     ent = pwd.getpwnam(DAEMON_USER)
-    doc = user_daemon.wait_for(lambda s: s.get("store", {}).get("db_up"), 60,
+    # db_up turns true at the first batch stored; an idle daemon has its DSN once started
+    doc = user_daemon.wait_for(lambda s: s.get("store", {}).get("database"), 60,
                                "its private database")
     assert doc["ami"]["connected"]
     pg = daemon_paths(user_daemon.conf_dir).own_cluster / "pg"
