@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from callcenter.agi.protocol import MAX_HEADER_BYTES, AgiError, parse_header
 from callcenter.agi.session import AgiSession
+from callcenter.errors import CallcenterError
 
 __all__ = ["AgiServer", "Handler"]
 
@@ -53,8 +54,13 @@ class AgiServer:
         self._unwarned: dict[str, int] = {}
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                 limit=MAX_HEADER_BYTES, reuse_address=True)
+        try:
+            self.server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                     limit=MAX_HEADER_BYTES, reuse_address=True)
+        except OSError as exc:
+            raise CallcenterError(f"cannot listen for FastAGI on {self.host}:{self.port}: "
+                                  f"{exc.strerror or exc} — is another callcenter daemon "
+                                  "running? Stop it, or change asterisk.agi_port") from None
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop listening; give running sessions `grace` seconds, then cut them (their calls

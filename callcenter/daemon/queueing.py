@@ -435,7 +435,9 @@ class QueueService:
             if kind == "voicemail":
                 await session.command("STREAM FILE", self._sound("closed"), "")
                 folder = self.sounds.parent / "voicemail" / re.sub(r"[^a-z0-9_-]", "", target)
-                folder.mkdir(parents=True, exist_ok=True)
+                # render made the boxes (Asterisk's, 0700): the daemon's own user may not
+                with contextlib.suppress(OSError):
+                    folder.mkdir(parents=True, exist_ok=True)
                 name = f"{time.strftime('%Y%m%d-%H%M%S')}-{call_id.replace('.', '-')}"
                 await session.command("RECORD FILE", str(folder / name), "wav", "#", 120000,
                                       "BEEP", "s=5")

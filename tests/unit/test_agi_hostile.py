@@ -208,3 +208,29 @@ def test_each_install_gets_its_own_agi_secret_in_the_dialplan(tmp_path: Path) ->
     assert len(old.secrets.agi_secret) == 32 and old.secrets.agi_secret not in secrets.read_text()
     assert load_site(tmp_path / "one" / "site.yaml",
                      env={"CALLCENTER_AGI_SECRET": "ov3rride"}).secrets.agi_secret == "ov3rride"
+
+
+def test_a_taken_agi_port_is_a_clear_error_not_a_traceback() -> None:
+    import socket
+
+    from callcenter.agi.server import AgiServer
+    from callcenter.errors import CallcenterError
+
+    async def go() -> str:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+
+            async def handler(*_: object) -> None:
+                return None
+
+            server = AgiServer(handler, host="127.0.0.1", port=port)
+            try:
+                await server.start()
+            except CallcenterError as exc:
+                return str(exc)
+            await server.stop()
+            return ""
+
+    assert "cannot listen for FastAGI on 127.0.0.1" in asyncio.run(go())
