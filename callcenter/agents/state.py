@@ -196,6 +196,10 @@ class AgentBook:
     def _move(self, rec: AgentRecord, to: AgentState, **changes: object) -> AgentRecord:
         if to != rec.state and to not in _ALLOWED[rec.state]:
             raise AgentStateError(f"agent {rec.agent_id} cannot go from {rec.state} to {to}")
+        return self._enter(rec, to, **changes)
+
+    def _enter(self, rec: AgentRecord, to: AgentState, **changes: object) -> AgentRecord:
+        """Put `rec` in state `to` now, save, and tell the transitions and listeners."""
         prev, prev_since, prev_reason = rec.state, rec.since, rec.pause_reason
         rec.state = to
         rec.since = self.clock()
@@ -254,11 +258,4 @@ class AgentBook:
         rec = self.get(agent_id)
         if rec.state in (AgentState.ON_CALL, AgentState.LOGGED_OUT):
             return rec
-        prev, prev_since, prev_reason = rec.state, rec.since, rec.pause_reason
-        rec.state, rec.since, rec.pause_reason = AgentState.ON_CALL, self.clock(), ""
-        self._save()
-        for transition in self.transitions:
-            transition(rec, prev, prev_since, prev_reason)
-        for listener in self.listeners:
-            listener(rec)
-        return rec
+        return self._enter(rec, AgentState.ON_CALL, pause_reason="")  # from any state

@@ -31,7 +31,24 @@ _QUEUE_GAUGES = (
     ("answer_rate", "callcenter_queue_answer_rate_today", "answered / (offered - short)"),
     ("service_level", "callcenter_queue_service_level_today",
      "answered within T / (answered + abandoned after T)"),
+    ("all_unreachable", "callcenter_queue_all_agents_unreachable",
+     "1 when every logged-in agent of the queue is paused because its phone is unreachable"),
+    ("unreachable", "callcenter_queue_agents_unreachable",
+     "Agents of the queue paused as unreachable"),
 )
+
+# the store's health: status key, metric, help; a flag is 1 when its value is set
+_STORE_GAUGES = (
+    ("db_up", "callcenter_store_up", "1 if PostgreSQL takes events"),
+    ("backlog_bytes", "callcenter_store_backlog_bytes", "Spooled events not yet in PostgreSQL"),
+    ("spool_error", "callcenter_store_spool_alarm",
+     "1 while the spool cannot be written (disk full, I/O error)"),
+    ("held_in_memory", "callcenter_store_events_held",
+     "Events held in memory because the spool cannot be written"),
+    ("lost_overflow", "callcenter_store_events_lost",
+     "Events dropped because more than the memory bound were held"),
+)
+_STORE_FLAGS = frozenset({"db_up", "spool_error"})
 
 
 class _WallboardCollector(Collector):
@@ -54,31 +71,10 @@ class _WallboardCollector(Collector):
             states.add_metric([a["id"], a["state"]], 1.0)
         yield states
         store = self.store()
-        yield GaugeMetricFamily("callcenter_store_up", "1 if PostgreSQL takes events",
-                                value=1.0 if store.get("db_up") else 0.0)
-        yield GaugeMetricFamily("callcenter_store_backlog_bytes",
-                                "Spooled events not yet in PostgreSQL",
-                                value=float(store.get("backlog_bytes", 0)))
-        yield GaugeMetricFamily("callcenter_store_spool_alarm",
-                                "1 while the spool cannot be written (disk full, I/O error)",
-                                value=1.0 if store.get("spool_error") else 0.0)
-        yield GaugeMetricFamily("callcenter_store_events_held",
-                                "Events held in memory because the spool cannot be written",
-                                value=float(store.get("held_in_memory", 0)))
-        yield GaugeMetricFamily("callcenter_store_events_lost",
-                                "Events dropped because more than the memory bound were held",
-                                value=float(store.get("lost_overflow", 0)))
-        alarm = GaugeMetricFamily("callcenter_queue_all_agents_unreachable",
-                                  "1 when every logged-in agent of the queue is paused because "
-                                  "its phone is unreachable", labels=["queue"])
-        unreachable = GaugeMetricFamily("callcenter_queue_agents_unreachable",
-                                        "Agents of the queue paused as unreachable",
-                                        labels=["queue"])
-        for queue, q in board.get("queues", {}).items():
-            alarm.add_metric([queue], 1.0 if q.get("all_unreachable") else 0.0)
-            unreachable.add_metric([queue], float(q.get("unreachable", 0)))
-        yield alarm
-        yield unreachable
+        for key, name, doc in _STORE_GAUGES:
+            value = store.get(key)
+            yield GaugeMetricFamily(name, doc, value=(1.0 if value else 0.0) if
+                                    key in _STORE_FLAGS else float(value or 0))
 
 
 class Metrics:

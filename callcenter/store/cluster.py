@@ -24,7 +24,7 @@ from callcenter.errors import CallcenterError
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["ADMIN_ROLE", "OWNER_ROLE", "Cluster", "StoreError"]
+__all__ = ["ADMIN_ROLE", "OWNER_ROLE", "Cluster", "StoreError", "user_name"]
 
 _SEARCH = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin",
            "/usr/lib/postgresql/15/bin")
@@ -49,7 +49,8 @@ def _tool(name: str) -> str:
                      "or configure a database DSN for the site")
 
 
-def _user_name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The login name of `uid`, as PostgreSQL's peer authentication sees it."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError as exc:
@@ -86,11 +87,11 @@ class Cluster:
 
     @property
     def _server_user(self) -> str:
-        return self.run_as if os.geteuid() == 0 else _user_name(os.geteuid())
+        return self.run_as if os.geteuid() == 0 else user_name(os.geteuid())
 
     @property
     def _client_user(self) -> str:
-        return self.client or _user_name(os.geteuid())
+        return self.client or user_name(os.geteuid())
 
     def _client_group(self) -> str | None:
         """The group that may use the socket, when the client is neither root nor the server's

@@ -9,7 +9,7 @@ import pwd
 import re
 from pathlib import Path
 
-from callcenter.store.cluster import Cluster, StoreError
+from callcenter.store.cluster import Cluster, StoreError, user_name
 
 __all__ = ["EMBEDDED_PORT", "default_dsn", "embedded_cluster", "resolve_dsn"]
 
@@ -35,17 +35,9 @@ def _reachable_by(path: Path, user: str) -> bool:
     return True
 
 
-def _name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError as exc:
-        raise StoreError(f"user id {uid} has no name in /etc/passwd — PostgreSQL's peer "
-                         "authentication needs one") from exc
-
-
 def _owner(path: Path) -> str | None:
     try:
-        return _name(path.stat().st_uid)
+        return user_name(path.stat().st_uid)
     except (OSError, StoreError):
         return None
 
@@ -58,7 +50,7 @@ def embedded_cluster(state_dir: Path | None = None) -> Cluster:
     state = (state_dir or DEFAULT_STATE).resolve()
     directory = state / "pg"
     if os.geteuid() != 0:  # runs as this user (the daemon's), the only client let in
-        return Cluster(directory, port=EMBEDDED_PORT, client=_name(os.geteuid()))
+        return Cluster(directory, port=EMBEDDED_PORT, client=user_name(os.geteuid()))
     owner = _owner(directory / "data")
     if owner not in (None, "root", "postgres"):
         # a cluster the unprivileged daemon made: root (a CLI command) runs it as its owner

@@ -12,7 +12,6 @@ from types import ModuleType
 import pytest
 
 import callcenter.acd as acd
-from callcenter.acd import _scheduler_py
 from callcenter.acd.types import (
     AgentPaused,
     CallStatus,
@@ -29,15 +28,6 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parents[2]
 S = 1000  # the scheduler's clock is in milliseconds
-
-
-@pytest.fixture(params=[
-    pytest.param(_scheduler_py, id="py"),
-    pytest.param(_scheduler_c, id="c", marks=pytest.mark.skipif(
-        _scheduler_c is None, reason="the compiled scheduler is not built")),
-])
-def impl(request: pytest.FixtureRequest) -> ModuleType:
-    return request.param
 
 
 def offers(decisions: list) -> list[tuple[str, str]]:

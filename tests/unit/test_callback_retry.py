@@ -6,25 +6,10 @@ from types import ModuleType
 
 import pytest
 
-from callcenter.acd import _scheduler_py
 from callcenter.acd.types import Offer, QueueConfig, SchedulerError
 from callcenter.daemon.queueing import requeue_callback
 
-try:
-    from callcenter.acd import _scheduler_c
-except ImportError:
-    _scheduler_c = None  # type: ignore[assignment]
-
 S = 1000
-
-
-@pytest.fixture(params=[
-    pytest.param(_scheduler_py, id="py"),
-    pytest.param(_scheduler_c, id="c", marks=pytest.mark.skipif(
-        _scheduler_c is None, reason="the compiled scheduler is not built")),
-])
-def impl(request: pytest.FixtureRequest) -> ModuleType:
-    return request.param
 
 
 def _after_failed_callback(impl: ModuleType):  # type: ignore[no-untyped-def]
