@@ -81,15 +81,21 @@ def main() -> int:
     _start_daemon(exe, site_file, conf_dir, work)
 
     trunk = site.spec.trunks[site.spec.numbers[0].second_route]
-    print(f"\nan outbound call presenting {number}: first route down, second route "
+    print(f"\nagent 2002 dials a mobile from the desk phone: first route down, second route "
           f"played by a SIPp carrier on port {trunk.port} ...")
     with SippServer(trunk.port, local_ip=trunk.host, workdir=work / "carrier") as carrier:
         _wait_qualified(conf_dir)
         mark = _log_size(conf_dir)
-        cli(conf_dir, f"channel originate Local/13900139000@cc-out-{number} application Wait 2")
+        # the way an agent calls out: the desk phone dials, the daemon's dialling policy
+        # approves the number, the dialplan presents the site's number over the routes
+        agent = next(a for a in site.spec.agents if a.id == "2002")
+        sipp.run(uac_scenario(caller_number=agent.extension, steps=[pause(3000)], auth=True,
+                              ending="hangup"),
+                 service="13900139000", local_ip="127.0.0.1", timeout=30,
+                 extra=["-au", agent.extension, "-ap", site.secrets.sip_passwords[agent.id]])
         import time
 
-        time.sleep(4)
+        time.sleep(2)  # SIPp writes its counters once a second
         print(f"carrier answered {carrier.count('SuccessfulCall')} call(s)")
         _show_path(conf_dir, mark)
     if phone is not None:
