@@ -1,5 +1,8 @@
 """Builds the optional compiled ACD scheduler; all metadata is in setup.cfg.
 
+One extension, callcenter.acd._scheduler_c, from _scheduler_c.pyx and what it includes
+(_c_*.pxi) and cimports (_heap.pxd); cythonize follows those, so editing any of them rebuilds.
+
 Without Cython or a C compiler, or if compiling fails, the install still succeeds and
 callcenter.acd uses its pure-Python twin (same decisions, slower)."""
 

@@ -9,6 +9,7 @@ __all__ = [
     "AsteriskError",
     "CallcenterError",
     "CallerHangup",
+    "ClusterError",
     "Problem",
     "RenderError",
     "SecretsError",
@@ -61,3 +62,7 @@ class AsteriskError(CallcenterError):
 
 class CallerHangup(CallcenterError):
     """The caller hung up while a flow was talking to them."""
+
+
+class ClusterError(CallcenterError):
+    """The ACD's leadership among several daemons: the lease or its fence (docs/cluster.md)."""

@@ -101,7 +101,7 @@ def main() -> int:
     if phone is not None:
         print(f"\nagent 2002's desk phone answered {phone.count('SuccessfulCall')} call(s)")
         phone.stop()
-    _summary(exe, conf_dir)
+    _summary(exe, conf_dir, site_file)
 
     print(f"\nAsterisk and the daemon keep running.\n"
           f"  what the daemon sees:  callcenter status --conf {conf_dir}\n"
@@ -142,8 +142,9 @@ def _agent_at_desk(sipp: Sipp, site, conf_dir: Path, work: Path,
     return phone
 
 
-def _summary(exe: str, conf_dir: Path) -> None:
-    """The demo's calls, as the supervisor's report shows them."""
+def _summary(exe: str, conf_dir: Path, site_file: Path) -> None:
+    """The demo's calls, as the supervisor's report shows them (in the site's language, with
+    its service-level targets)."""
     import time
 
     from callcenter.daemon.app import status_socket
@@ -157,7 +158,7 @@ def _summary(exe: str, conf_dir: Path) -> None:
         time.sleep(0.2)
     dsn = resolve_dsn(None, None, conf_dir)
     print("\nthe supervisor's summary of today's calls:")
-    run(exe, "report", "summary", "--dsn", dsn)
+    run(exe, "report", "summary", "--dsn", dsn, "--site-file", str(site_file))
 
 
 def _start_daemon(exe: str, site_file: Path, conf_dir: Path, work: Path) -> int:

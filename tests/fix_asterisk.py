@@ -25,6 +25,7 @@ SIP_PORT = 15060
 AMI_PORT = 15038
 AGI_PORT = 14573
 METRICS_PORT = 15090
+API_PORT = 15480
 CARRIER_PORTS = {"telecom": 15071, "unicom": 15072}
 # carriers are recognised by their address alone, so in the tests they get addresses of their
 # own on the loopback network; desk phones register from 127.0.0.1
@@ -51,6 +52,12 @@ def make_site(directory: Path, **overrides: object) -> Path:
         queue.update(ring_seconds=4, wrap_up_seconds=2)
     data["queues"]["sales"]["callback_offer_after_seconds"] = 2
     data["queues"]["complaints"]["max_wait_seconds"] = 6
+    out = data["outbound"]
+    out["api"] = {"host": "127.0.0.1", "port": API_PORT}
+    # automatic calls: short rings, and a retry within the minute stays within the limits
+    out["limits"]["per_minute"] = 3
+    for campaign in out["campaigns"].values():
+        campaign["ring_seconds"] = 6
     for key, value in overrides.items():
         data[key] = value
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),

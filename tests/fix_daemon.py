@@ -95,6 +95,17 @@ def stored_events(dsn: str, kind: str | None = None) -> list[dict]:
                             "ORDER BY seq", {"k": kind}).fetchall()
 
 
+def wait_events(dsn: str, kind: str, at_least: int = 1, timeout: float = 20) -> list[dict]:
+    """The stored events of one kind once there are `at_least` of them: the daemon stores its
+    events from its spool in batches, a moment after the state they describe."""
+    deadline = time.monotonic() + timeout
+    rows = stored_events(dsn, kind)
+    while len(rows) < at_least and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = stored_events(dsn, kind)
+    return rows
+
+
 @pytest.fixture
 def daemon(asterisk: RunningAsterisk, tmp_path: Path, pg_cluster: Cluster,
            request: pytest.FixtureRequest) -> Iterator[RunningDaemon]:

@@ -2,7 +2,8 @@
 
 The compiled `_scheduler_c` is used when it was built and `CALLCENTER_NO_EXTENSIONS` is unset
 or empty; otherwise the pure-Python `_scheduler_py`, which takes exactly the same decisions.
-`IMPLEMENTATION` says which one was loaded ("c" or "py").
+`IMPLEMENTATION` says which one was loaded ("c" or "py"). docs/scheduler.md describes the
+two twins' modules, what they share and what must mirror.
 """
 
 from __future__ import annotations

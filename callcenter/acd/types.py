@@ -1,7 +1,8 @@
 """Configuration, decisions and errors shared by both scheduler implementations.
 
 Both `_scheduler_py` and `_scheduler_c` build exactly these objects, so their decisions can
-be compared with ``==`` and the daemon never needs to know which one is loaded.
+be compared with ``==`` and the daemon never needs to know which one is loaded. Every bound
+is read from callcenter/site/limits.py (LIMITS); nothing here restates one.
 """
 
 from __future__ import annotations
@@ -269,8 +270,8 @@ def err_not_waiting(call_id: str, state: str, what: str) -> SchedulerError:
 
 
 def err_priority(priority: object) -> SchedulerError:
-    return SchedulerError(f"priority {priority!r} is out of range — use 0 (normal) to "
-                          f"{MAX_PRIORITY} (highest VIP tier)")
+    return SchedulerError(f"priority {priority!r} is out of range — "
+                          f"{LIMITS['call.priority'].use()}")
 
 
 def err_enqueue_time(enqueue_time: int, now: int) -> SchedulerError:
@@ -278,5 +279,5 @@ def err_enqueue_time(enqueue_time: int, now: int) -> SchedulerError:
                           "cannot have been waiting since the future")
 
 
-def err_option(name: str, value: object) -> SchedulerError:
-    return SchedulerError(f"{name} must be a whole number, 0 or more (got {value!r})")
+def err_option(name: str, value: object, use: str) -> SchedulerError:
+    return SchedulerError(f"{name} {value!r} is out of range — {use}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from callcenter.agents.state import PAUSE_REASONS, AgentBook, AgentRecord, AgentStateError
 from callcenter.agi import AgiSession
+from callcenter.contract import Var
 
 __all__ = ["FeatureCodes", "LoginLockout", "device_of"]
 
@@ -139,7 +140,7 @@ class FeatureCodes:
                 self.lockout.succeed(agent, device)
                 self.book.login(agent, device)
                 log.info("agent %s logged in at %s", agent, device)
-                await session.set_variable("CC_AGENT", agent)
+                await session.set_variable(Var.AGENT, agent)
                 await session.command("STREAM FILE", "agent-loginok", "")
                 return
             log.info("failed login at %s for agent id %r", device, agent)

@@ -1,29 +1,40 @@
-"""Agent states and the rules for moving between them; saved to disk on every change.
+"""Agent states and the rules for moving between them; every change is journalled to disk
+before it returns (callcenter.agents.journal: what a crash can lose, and why nothing an
+agent was told of).
 
 logged_out → ready → ringing → on_call → wrap_up → ready, and paused (with a reason) from
-any idle point (ready, wrap_up). A ring that is not answered returns the agent to ready, and
-after `max_misses` misses in a row the agent is paused with the reason "missed"."""
+any idle point (ready, wrap_up). The book is the one owner of agent state: the scheduler and
+the desk-phone lamps follow it. A ring that is not answered returns the agent to ready and
+counts a miss; after the site's `acd.missed_limit` misses in a row the scheduler pauses the
+agent with the reason "missed".
+
+What a daemon restart keeps: logins, the phone each agent is at, and the pauses agents
+chose (break, lunch…). The pauses the system made (phone unreachable or busy, too many
+misses) are lifted: the phone's next qualify pauses it again if it is still away."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from callcenter.agents.journal import AgentFiles, keep_aside
 from callcenter.errors import CallcenterError
 
-__all__ = ["PAUSE_REASONS", "AgentBook", "AgentRecord", "AgentState", "AgentStateError"]
+__all__ = ["PAUSE_REASONS", "PHONE_PAUSES", "SYSTEM_PAUSES", "AgentBook", "AgentRecord",
+           "AgentState", "AgentStateError"]
 
 log = logging.getLogger(__name__)
 
 PAUSE_REASONS: dict[str, str] = {"1": "break", "2": "lunch", "3": "training",
                                  "4": "after_call_work"}
+# pauses the system made for the phone: lifted when the phone is reachable again
+PHONE_PAUSES = frozenset({"unreachable", "busy"})
+# every pause the system made (not the agent): a restart lifts them (see above)
+SYSTEM_PAUSES = PHONE_PAUSES | {"missed"}
 
 
 class AgentState(StrEnum):
@@ -46,6 +57,9 @@ _ALLOWED: dict[AgentState, frozenset[AgentState]] = {
                                    AgentState.LOGGED_OUT}),
     AgentState.PAUSED: frozenset({AgentState.READY, AgentState.LOGGED_OUT}),
 }
+
+# a change into or out of these is one the agent is told of (see _enter)
+_TOLD = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
 
 # what a desk phone's lamp (BLF) shows for each state, as an Asterisk device state
 DEVICE_STATES: dict[AgentState, str] = {
@@ -90,96 +104,114 @@ def _record(doc: object) -> AgentRecord | None:
                        doc["pause_reason"], doc["misses"])
 
 
+def _resume(rec: AgentRecord) -> None:
+    """A state read back from before a restart or a take-over, as it stands now: a call that
+    was ringing or up is believed up until AMI says which phones are on a channel
+    (Phones.relearn): an agent still talking must not be rung with a second caller; wrap-up
+    and system pauses are over."""
+    if rec.state in (AgentState.RINGING, AgentState.ON_CALL):
+        rec.state = AgentState.ON_CALL
+    elif rec.state == AgentState.WRAP_UP or (
+            rec.state == AgentState.PAUSED and rec.pause_reason in SYSTEM_PAUSES):
+        rec.state, rec.pause_reason = AgentState.READY, ""
+
+
+def _doc(rec: AgentRecord) -> dict[str, object]:
+    return {**asdict(rec), "state": rec.state.value}
+
+
 class AgentBook:
     """Every agent's state; `on_change(record)` runs after each change (BLF, events)."""
 
     def __init__(self, agent_ids: list[str], path: Path | None = None, *,
-                 max_misses: int = 3, clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time):
         self.path = path
-        self.max_misses = max_misses
+        self.files = AgentFiles(path) if path else None
         self.clock = clock
         self.agents = {a: AgentRecord(a, since=clock()) for a in agent_ids}
         self.listeners: list[Callable[[AgentRecord], None]] = []
         # (record, previous state, its start time, its pause reason): for call events
         self.transitions: list[Callable[[AgentRecord, AgentState, float, str], None]] = []
-        if path and path.exists():
-            self._load(path)
+        if self.files and self.files.path.exists():
+            self._load(self.files)
 
-    def _load(self, path: Path) -> None:
-        """Take back what was saved; a record that is not what `_save` writes is skipped with
-        a warning (never a refusal to start: under Restart=always that is a crash loop), and
-        a file with anything wrong in it is kept aside as agents.json.bad-N for a person."""
+    def _load(self, files: AgentFiles) -> None:
+        """Take back what was saved (the snapshot, then the journal's later changes); a
+        record that is not what `_save` writes is skipped with a warning (never a refusal to
+        start: under Restart=always that is a crash loop), and a file with anything wrong in
+        it is kept aside as NAME.bad-N for a person."""
+        path = files.path
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
+            saved = files.read_snapshot()
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable agent state file %s: %s", path, exc)
-            self._keep_aside(path)
+            keep_aside(path)
             return
         docs = saved.get("agents") if isinstance(saved, dict) else None
         if not isinstance(docs, list):
             log.warning("ignoring agent state file %s: not an {\"agents\": [...]} document",
                         path)
-            self._keep_aside(path)
+            keep_aside(path)
             return
+        if self._take(path, docs):
+            keep_aside(path)
+        changes, bad = files.read_journal()
+        if self._take(files.journal, changes) + bad:
+            if bad:
+                log.warning("agent journal %s: %d lines skipped (not journal lines)",
+                            files.journal, bad)
+            keep_aside(files.journal)
+        for rec in self.agents.values():
+            _resume(rec)
+
+    def restore(self, records: Iterable[AgentRecord]) -> int:
+        """Take each agent's state as another daemon last recorded it (a take-over of the
+        lead, docs/cluster.md): the listeners (scheduler, lamps) follow; nothing is recorded
+        as a transition, it happened on the other daemon. Returns how many changed."""
+        changed = 0
+        for saved in records:
+            rec = self.agents.get(saved.agent_id)
+            if rec is None:
+                continue
+            _resume(saved)
+            if (rec.state, rec.device, rec.pause_reason) == (saved.state, saved.device,
+                                                             saved.pause_reason):
+                continue
+            rec.state, rec.device, rec.pause_reason = saved.state, saved.device, \
+                saved.pause_reason
+            rec.since = saved.since or self.clock()
+            rec.misses = 0
+            self._save(rec)
+            for listener in self.listeners:
+                listener(rec)
+            changed += 1
+        return changed
+
+    def _take(self, path: Path, docs: list[object]) -> int:
+        """Put the valid records of the site's agents in the book; the invalid ones count."""
         bad = 0
         for n, doc in enumerate(docs):
             rec = _record(doc)
-            if rec is None or rec.agent_id not in self.agents:
-                bad += rec is None
-                if rec is None:
-                    log.warning("agent state file %s: record %d skipped (not a valid agent "
-                                "record): %.200r", path, n, doc)
-                continue
-            # a call that was ringing or up when we stopped is believed to be up until AMI
-            # says which phones are on a channel (QueueService.relearn_phones): an agent
-            # still talking must not be rung with a second caller
-            if rec.state in (AgentState.RINGING, AgentState.ON_CALL):
-                rec.state = AgentState.ON_CALL
-            elif rec.state == AgentState.WRAP_UP:
-                rec.state = AgentState.READY
-            self.agents[rec.agent_id] = rec
-        if bad:
-            self._keep_aside(path)
+            if rec is None:
+                bad += 1
+                log.warning("agent state file %s: record %d skipped (not a valid agent "
+                            "record): %.200r", path, n, doc)
+            elif rec.agent_id in self.agents:
+                self.agents[rec.agent_id] = rec
+        return bad
 
-    @staticmethod
-    def _keep_aside(path: Path) -> None:
-        n = 1
-        while path.with_name(f"{path.name}.bad-{n}").exists():
-            n += 1
-        target = path.with_name(f"{path.name}.bad-{n}")
-        try:
-            shutil.copy2(path, target)
-            os.chmod(target, 0o600)
-            log.warning("the agent state file was kept as %s for inspection", target)
-        except OSError as exc:
-            log.warning("could not keep %s aside: %s", path, exc)
-
-    def _save(self) -> None:
-        """Write the file atomically (temp file, fsync, rename, fsync of the folder), mode
-        0600 in a 0700 folder: a crash leaves the old or the new file, never half of one."""
-        if not self.path:
+    def _save(self, rec: AgentRecord, durable: bool = True) -> None:
+        """Journal `rec` (see callcenter.agents.journal); `durable`: fsynced before this
+        returns, for what the agent is told of — else within a fraction of a second."""
+        if self.files is None:
             return
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(folder, 0o700)
-        doc = {"agents": [{**asdict(r), "state": r.state.value} for r in self.agents.values()]}
-        data = json.dumps(doc, indent=1).encode("utf-8")
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        self.files.append(_doc(rec), durable=durable, agents=len(self.agents),
+                          everything=lambda: [_doc(r) for r in self.agents.values()])
+
+    def close(self) -> None:
+        """fsync what is journalled and close the journal (a stopping daemon)."""
+        if self.files is not None:
+            self.files.close()
 
     def get(self, agent_id: str) -> AgentRecord:
         try:
@@ -205,7 +237,8 @@ class AgentBook:
         rec.since = self.clock()
         for key, value in changes.items():
             setattr(rec, key, value)
-        self._save()
+        # logins, logouts and pauses are confirmed to the agent: on disk before that
+        self._save(rec, durable=bool({prev, to} & _TOLD))
         for transition in self.transitions:
             transition(rec, prev, prev_since, prev_reason)
         for listener in self.listeners:
@@ -221,7 +254,7 @@ class AgentBook:
         if rec.state == AgentState.LOGGED_OUT:
             return self._move(rec, AgentState.READY, device=device, misses=0, pause_reason="")
         rec.device = device
-        self._save()
+        self._save(rec)
         return rec
 
     def logout(self, agent_id: str) -> AgentRecord:
@@ -240,16 +273,20 @@ class AgentBook:
     def answered(self, agent_id: str) -> AgentRecord:
         return self._move(self.get(agent_id), AgentState.ON_CALL, misses=0)
 
-    def no_answer(self, agent_id: str) -> AgentRecord:
-        """A ring went unanswered: ready again, or paused "missed" after too many in a row."""
+    def missed(self, agent_id: str) -> AgentRecord:
+        """A ring went unanswered: one more miss in a row (`callcenter status` shows them;
+        an answered call starts the count again)."""
         rec = self.get(agent_id)
-        misses = rec.misses + 1
-        if misses >= self.max_misses:
-            return self._move(rec, AgentState.PAUSED, pause_reason="missed", misses=misses)
-        return self._move(rec, AgentState.READY, misses=misses)
+        rec.misses += 1
+        self._save(rec, durable=False)
+        return rec
 
     def call_ended(self, agent_id: str, wrap_up: bool) -> AgentRecord:
+        """The agent's call is over: wrap-up or ready. An agent no longer on a call (it
+        logged out while talking) stays as it is: a call's end never logs an agent in."""
         rec = self.get(agent_id)
+        if rec.state not in (AgentState.ON_CALL, AgentState.RINGING):
+            return rec
         return self._move(rec, AgentState.WRAP_UP if wrap_up else AgentState.READY)
 
     def relearn_call(self, agent_id: str) -> AgentRecord:

@@ -106,6 +106,11 @@ def cli(conf_dir: Path, command: str, *, timeout: float = 15,
     return res.stdout
 
 
+# the Asterisks this process started, by pid: Asterisk outlives the call that started it,
+# and `stop` reaps it (a Popen dropped while its child runs is a leak Python warns of)
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def start(conf_dir: Path, *, timeout: float = 60) -> int:
     """Start Asterisk on `conf_dir` and return its pid once it is fully booted."""
     inst = locate()
@@ -140,9 +145,11 @@ def start(conf_dir: Path, *, timeout: float = 60) -> int:
         res = subprocess.run(inst.command("-C", str(conf), "-rx", "core waitfullybooted"),
                              capture_output=True, text=True, timeout=timeout)
         if res.returncode == 0 and "fully booted" in res.stdout.lower():
+            _STARTED[proc.pid] = proc
             return proc.pid
         time.sleep(0.2)
     proc.kill()
+    proc.wait()
     raise AsteriskError(f"Asterisk did not boot within {timeout:g} s — see "
                         f"{conf_dir}/log/console.log")
 
@@ -168,5 +175,8 @@ def stop(conf_dir: Path, *, timeout: float = 20) -> bool:
         time.sleep(0.1)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+    started = _STARTED.pop(pid, None)
+    if started is not None:
+        started.poll()  # reaped above: this records it (no child left to warn of)
     _unexpose(inst, conf_dir)
     return True

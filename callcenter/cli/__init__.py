@@ -8,11 +8,14 @@ from callcenter import __version__
 from callcenter.cli import (
     agent_cmds,
     asterisk_cmds,
+    callerid_cmds,
+    campaign_cmds,
     contacts_cmds,
     daemon_cmds,
     db_cmds,
     export_cmds,
     ivr_cmds,
+    node_cmds,
     report_cmds,
     site_cmds,
     top_cmd,
@@ -30,5 +33,6 @@ def main() -> None:
 for command in (*site_cmds.COMMANDS, asterisk_cmds.asterisk, *daemon_cmds.COMMANDS,
                 *ivr_cmds.COMMANDS, *db_cmds.COMMANDS, *report_cmds.COMMANDS,
                 *export_cmds.COMMANDS, *top_cmd.COMMANDS,
-                *contacts_cmds.COMMANDS, *agent_cmds.COMMANDS):
+                *contacts_cmds.COMMANDS, *agent_cmds.COMMANDS,
+                *callerid_cmds.COMMANDS, *campaign_cmds.COMMANDS, *node_cmds.COMMANDS):
     main.add_command(command)

@@ -56,22 +56,44 @@ dsn_option = click.option("--dsn", default=None, help="PostgreSQL of the call ev
                           "($CALLCENTER_DSN; default: the private cluster of --conf).")
 
 
-def store_dsn(dsn: str | None, conf_dir: Path) -> str:
-    """--dsn, else $CALLCENTER_DSN, else the daemon's private cluster under --conf (started
-    if need be)."""
+def store_dsn(dsn: str | None, conf_dir: Path, *, start: bool = True) -> str:
+    """--dsn, else $CALLCENTER_DSN, else the daemon's private cluster under --conf. With
+    `start` the cluster is started if need be; without (reports, exports: readers must not
+    leave a server running behind the daemon's back) a cluster that is not running is an
+    error saying so."""
     from callcenter.daemon.paths import daemon_paths
-    from callcenter.store.database import resolve_dsn
+    from callcenter.store.database import embedded_cluster, resolve_dsn
 
-    return resolve_dsn(dsn, None, daemon_paths(conf_dir).cluster_state())
+    state = daemon_paths(conf_dir).cluster_state()
+    found = resolve_dsn(dsn, None, state, start=start)
+    if start or dsn or os.environ.get("CALLCENTER_DSN"):
+        return found
+    cluster = embedded_cluster(state)
+    try:
+        made = (cluster.data / "PG_VERSION").exists()
+        up = (cluster.socket_dir / f".s.PGSQL.{cluster.port}").exists()
+    except PermissionError:  # another user's cluster: connecting tells what is wrong
+        return found
+    if not made:
+        raise CallcenterError(f"no call-event store under {conf_dir}: the daemon has not run "
+                              "with this --conf (or keeps its events elsewhere: give --dsn)")
+    if not up:
+        raise CallcenterError(f"the daemon's store (the private PostgreSQL in "
+                              f"{cluster.directory}) is not running — start the daemon "
+                              "('callcenter run', or systemctl start callcenter), which starts "
+                              "it, or give --dsn")
+    return found
 
 
 @contextmanager
-def store_connection(dsn: str | None, conf_dir: Path) -> Iterator[Any]:
+def store_connection(dsn: str | None, conf_dir: Path, *, start: bool = True
+                     ) -> Iterator[Any]:
     """A psycopg connection to the call-event database; losing it is a clear error."""
     import psycopg
 
     try:
-        with psycopg.connect(store_dsn(dsn, conf_dir), connect_timeout=10) as conn:
+        with psycopg.connect(store_dsn(dsn, conf_dir, start=start), connect_timeout=10
+                             ) as conn:
             yield conn
     except psycopg.OperationalError as exc:
         raise CallcenterError(f"cannot reach the call-event database: "

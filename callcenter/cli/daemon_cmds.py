@@ -26,8 +26,11 @@ __all__ = ["COMMANDS"]
 @click.option("--dsn", default=None, help="PostgreSQL for the call events ($CALLCENTER_DSN, "
               "else the site's database.dsn, else a private cluster under --conf).")
 @click.option("--no-store", is_flag=True, help="Keep events in the local spool only.")
+@click.option("--as", "name", default=None, envvar="CALLCENTER_DAEMON", metavar="NAME",
+              help="Several daemons: which of the site file's `daemons` this one is.")
 def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
-        json_logs: bool, at: str | None, dsn: str | None, no_store: bool) -> None:
+        json_logs: bool, at: str | None, dsn: str | None, no_store: bool,
+        name: str | None) -> None:
     """Run the daemon: AMI to Asterisk, FastAGI for the IVR flows, until SIGTERM."""
     from callcenter.daemon.app import Daemon
     from callcenter.daemon.logs import setup_logging
@@ -43,7 +46,8 @@ def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
             except ValueError as exc:
                 raise click.BadParameter(f"{at!r} is not a time like '2026-11-24 20:05'",
                                          param_hint="--at") from exc
-        daemon = Daemon(loaded, conf_dir, clock_offset=offset, dsn=dsn, store=not no_store)
+        daemon = Daemon(loaded, conf_dir, clock_offset=offset, dsn=dsn, store=not no_store,
+                        name=name)
         asyncio.run(daemon.run())
 
 
@@ -68,6 +72,8 @@ def status(conf_dir: Path, as_json: bool) -> None:
         click.echo(f"AMI: {'connected' if ami['connected'] else 'NOT connected'} "
                    f"({ami['connects']} connects, {ami['events']} events)")
         click.echo(f"FastAGI: port {doc['agi']['port']}, {doc['agi']['sessions']} sessions")
+        for line in cluster_lines(doc.get("cluster")):
+            click.echo(line)
         click.echo(f"live channels: {len(doc['channels'])}")
         for ch in doc["channels"]:
             click.echo(f"  {ch['name']:<40} {ch['state']:<8} {ch['caller']:<16} "
@@ -83,10 +89,30 @@ def status(conf_dir: Path, as_json: bool) -> None:
             click.echo(f"  {a['id']:<8} {a['state'] + why:<24} at {a['device'] or '-'}")
         store = doc.get("store", {})
         if store:
-            state = ("up" if store["db_up"] else
-                     f"DOWN ({store['last_error']})" if store["database"] else "spool only")
+            from callcenter.daemon.status import store_state
+
+            state = store_state(store)
             click.echo(f"store: {state}; {store['stored']} events stored, "
                        f"{store['backlog_bytes']} bytes waiting in the spool")
+
+
+def cluster_lines(part: dict | None) -> list[str]:
+    """A daemon of several: whether it leads, who does, and each node's AMI link."""
+    if not part:
+        return []
+    lease = part.get("lease") or {}
+    holder = lease.get("holder") or "nobody"
+    if part["leading"]:
+        head = f"daemon {part['name']}: LEADS the ACD (term {part['term']})"
+    else:
+        head = (f"daemon {part['name']}: standing by (leader {holder}, term "
+                f"{lease.get('term', '?')})")
+    lines = [head]
+    for name, node in sorted(part.get("nodes", {}).items()):
+        lines.append(f"  node {name:<12} {node.get('address', ''):<16} AMI "
+                     + ("up" if node["ami"] else "DOWN")
+                     + f", {node.get('channels', 0)} channels ({node['connects']} connects)")
+    return lines
 
 
 COMMANDS = (run, status)

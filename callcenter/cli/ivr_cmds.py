@@ -19,13 +19,10 @@ site_option = click.option("--site", "site_path", default="site.yaml", show_defa
 
 
 def _flow_or_fail(site, flow: str):
-    from callcenter.ivr.check import compiled_flows
-
-    flows = compiled_flows(site)
     if flow not in site.flows:
         raise CallcenterError(f"no flow named {flow!r} — the site has: "
                               + ", ".join(sorted(site.flows)))
-    return flows[flow]
+    return site.flows[flow]
 
 
 @click.group()

@@ -20,8 +20,10 @@ __all__ = ["COMMANDS"]
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing site.yaml.")
-def init(directory: Path, force: bool) -> None:
-    """Write a complete example site (two sites, four queues, a 400 and a 95 number) into
+@click.option("--cluster", is_flag=True,
+              help="A centre of three Asterisk nodes, two proxies and two daemons.")
+def init(directory: Path, force: bool, cluster: bool) -> None:
+    """Write a complete example site (two sites, five queues, a 400 and a 95 number) into
     DIRECTORY, with freshly generated secrets beside it."""
     with reported():
         site = directory / "site.yaml"
@@ -31,7 +33,10 @@ def init(directory: Path, force: bool) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         with resources.as_file(example) as src:
             shutil.copytree(src, directory, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+                            ignore=shutil.ignore_patterns("__pycache__", "cluster.yaml"))
+            if cluster:  # appended as text, so its comments stay for the reader
+                with site.open("a", encoding="utf-8") as fh:
+                    fh.write((src / "cluster.yaml").read_text(encoding="utf-8"))
         spec = load_site_file(site)
         added = generate_secrets(spec, directory / "secrets.yaml")
         click.echo(f"wrote the example site to {site}")
@@ -58,6 +63,9 @@ def check(site: Path, secrets: Path | None) -> None:
         click.echo(f"{site}: OK — {len(spec.sites)} sites, {len(spec.agents)} agents, "
                    f"{len(spec.queues)} queues, {len(spec.trunks)} trunks, "
                    f"{len(spec.numbers)} numbers, {len(spec.flows)} flows"
+                   + (f", {len(spec.nodes)} nodes, "
+                      f"{len(spec.proxy.addresses) if spec.proxy else 0} proxies, "
+                      f"{len(spec.daemons)} daemons" if spec.nodes else "")
                    + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
                       if warnings else ""))
 
@@ -67,12 +75,25 @@ def check(site: Path, secrets: Path | None) -> None:
 @secrets_option
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the Asterisk configuration (Asterisk's -C folder).")
-def render(site: Path, secrets: Path | None, out: Path) -> None:
-    """Check SITE and render its Asterisk configuration into OUT (nothing written on error)."""
+@click.option("--node", default=None, metavar="NAME",
+              help="Several nodes: render only node NAME's Asterisk folder into OUT.")
+def render(site: Path, secrets: Path | None, out: Path, node: str | None) -> None:
+    """Check SITE and render its Asterisk configuration into OUT (nothing written on error).
+
+    A site with `nodes:` gets OUT/nodes/NAME for each node and OUT/kamailio for the
+    proxies; with --node, OUT is that one node's folder."""
+    from callcenter.render.nodes import node_site, render_cluster
+
     with reported():
         s = load(site, secrets)
-        changed = render_site(s, out)
-        click.echo(f"rendered {out}: " + (", ".join(changed) if changed else "no changes"))
+        if node is not None:
+            changed = {str(out): render_site(node_site(s, node), out)}
+        elif s.clustered:
+            changed = {str(out / k): v for k, v in render_cluster(s, out).items()}
+        else:
+            changed = {str(out): render_site(s, out)}
+        for folder, names in changed.items():
+            click.echo(f"rendered {folder}: " + (", ".join(names) if names else "no changes"))
 
 
 @click.group()

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callcenter.agi import AgiHangup, AgiSession
+from callcenter.site.flownodes import box_folder
 
 __all__ = ["AgiCallIO", "clean_caller_name", "clean_caller_number"]
 
@@ -99,15 +100,19 @@ class AgiCallIO:
         return digits
 
     async def record(self, box: str, max_seconds: int, prompt: str | None = None) -> str:
-        """Record a message into voicemail/<box>/; the file name never comes from the caller."""
+        """Record a message into voicemail/<box>/ and return its path ("" when the caller
+        ended it before the beep finished); the file name never comes from the caller."""
         if prompt:
             await self.play([prompt], interruptible=False)
-        folder = self.voicemail / re.sub(r"[^a-z0-9_-]", "", box.lower())
+        folder = self.voicemail / box_folder(box)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{self.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.steps += 1
-        await self.session.command("RECORD FILE", str(folder / name), "wav", "#",
-                                   max_seconds * 1000, "BEEP", "s=5")
+        resp = await self.session.command("RECORD FILE", str(folder / name), "wav", "#",
+                                          max_seconds * 1000, "BEEP", "s=5")
+        if resp.data == "randomerror":
+            # a key pressed during the beep stops RECORD FILE before it opens the file
+            return ""
         return str(folder / f"{name}.wav")
 
     async def set_variable(self, name: str, value: str) -> None:

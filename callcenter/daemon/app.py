@@ -14,21 +14,27 @@ from pathlib import Path
 from typing import Any
 
 from callcenter import __version__
-from callcenter.agents import AgentBook, AgentRecord
+from callcenter.acd.live.service import LiveAcd
+from callcenter.agents import AgentBook
 from callcenter.agents.features import FeatureCodes
-from callcenter.agents.state import DEVICE_STATES, AgentState
 from callcenter.agi import AgiHangup, AgiServer, AgiSession
-from callcenter.ami import AmiClient, LiveChannels
-from callcenter.clock import ShiftedClock
+from callcenter.ami import LiveChannels
+from callcenter.clock import SYSTEM, ShiftedClock
+from callcenter.contract import Route
+from callcenter.daemon.board import Board
+from callcenter.daemon.document import agents_document, cluster_document, status_document
 from callcenter.daemon.flowcalls import FlowCalls
+from callcenter.daemon.heartbeat import Heartbeat
+from callcenter.daemon.lamps import AgentLamps
 from callcenter.daemon.logs import call_id
 from callcenter.daemon.metrics import Metrics
+from callcenter.daemon.nodes import agi_binding, make_ami, make_leadership, this_daemon
 from callcenter.daemon.notify import Notifier
 from callcenter.daemon.paths import daemon_paths
-from callcenter.daemon.queueing import QueueService
 from callcenter.daemon.status import StatusServer
 from callcenter.daemon.supervisor import Supervisor
 from callcenter.daemon.today import TodayStats
+from callcenter.daemon.trunks import trunk_attempt
 from callcenter.site import Site
 from callcenter.store.database import resolve_dsn
 from callcenter.store.recorder import EventRecorder
@@ -48,7 +54,7 @@ class Daemon:
 
     def __init__(self, site: Site, conf_dir: Path, *, agi_port: int | None = None,
                  clock_offset: dt.timedelta = dt.timedelta(0), dsn: str | None = None,
-                 store: bool = True):
+                 store: bool = True, name: str | None = None):
         # whatever the daemon creates (agents.json, spool, logs, sockets) is its own: callers'
         # numbers and agents' states are nobody else's business (issue 10)
         os.umask(0o077)
@@ -57,14 +63,9 @@ class Daemon:
         # the daemon's own state, apart from Asterisk's folders (it runs as another user)
         self.paths = daemon_paths(self.conf_dir)
         self.paths.prepare()
-        ast = site.spec.asterisk
+        self.name = this_daemon(site, name)  # which of several daemons, "" on one server
         self.started = time.time()
         spec = site.spec
-        self._agent_specs = {a.id: a for a in spec.agents}
-        # the agents whose skills meet each queue's requirement (the wallboard's columns)
-        self._serving = {name: [a.id for a in spec.agents
-                                if all(a.skills.get(k, 0) >= lvl for k, lvl in q.skills.items())]
-                         for name, q in spec.queues.items()}
         # events go to the spool first, then PostgreSQL: a DSN given, or the private cluster
         self.recorder = EventRecorder(
             self.paths.spool,
@@ -75,24 +76,23 @@ class Daemon:
                                  for name, q in spec.queues.items()},
                                 spec.company.timezone, spec.database.short_abandon_seconds,
                                 ShiftedClock(clock_offset))
-        self.metrics = Metrics(lambda: self._board, self.recorder.snapshot)
+        self.metrics = Metrics(lambda: self.board.latest, self.recorder.snapshot,
+                               lambda: cluster_document(self))
         self.recorder.listeners += [self.today.on_event, self.metrics.on_event]
-        self._board: dict[str, Any] = {}
-        self._unreachable_alarmed: set[str] = set()
-        self.ami = AmiClient(host="127.0.0.1", port=ast.ami_port, username="callcenter",
-                             secret=site.secrets.ami_secret)
+        self.ami = make_ami(site)
         self.channels = LiveChannels(self.ami)
         self.agents = AgentBook([a.id for a in site.spec.agents],
                                 self.paths.agents)
-        self.agents.listeners.append(self._publish_agent)
-        self.agents.transitions.append(self._record_agent)
-        self.queues = QueueService(site, self.agents, sounds=self.conf_dir / "sounds",
-                                   ami=self.ami, recorder=self.recorder)
+        self.lamps = AgentLamps(self.agents, self.ami, self.recorder, spec)
+        self.queues = LiveAcd(site, self.agents, sounds=self.conf_dir / "sounds",
+                              ami=self.ami, recorder=self.recorder)
+        self.board = Board(spec, self.agents, self.queues, self.today, self.recorder, SYSTEM)
         self.ami.on_event("DialEnd", self.queues.on_dial_end)
         self.ami.on_event("Hangup", self.queues.on_hangup)
         self.ami.on_event("OriginateResponse", self.queues.on_originate_response)
         self.ami.on_event("UserEvent", self.queues.on_user_event)
-        self.ami.on_event("UserEvent", self._on_user_event)
+        self.ami.on_event("AttendedTransfer", self.queues.on_attended_transfer)
+        self.ami.on_event("UserEvent", lambda msg: trunk_attempt(self.recorder, msg))
         # agents' phones: on a live channel after a restart, and reachable again
         self.channels.resynced.append(lambda: self.queues.relearn_phones(self.channels))
         self.channels.gone.append(self.queues.phone_hung_up)
@@ -110,39 +110,54 @@ class Daemon:
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents},
                                      emit=self.recorder.emit)
-        self.ami.on_ready(self._publish_all_agents)
-        self.agi = AgiServer(self.handle_agi, host=ast.agi_host,
-                             port=agi_port or ast.agi_port, allowed=ast.addresses,
-                             secret=site.secrets.agi_secret)
+        from callcenter.daemon.outbound import OutboundPart
+
+        self.outbound = OutboundPart(site, self.conf_dir, recorder=self.recorder, ami=self.ami,
+                                     acd=self.queues, queues=self.queues.snapshot,
+                                     agents=lambda: self.snapshot_agents(),
+                                     clock=ShiftedClock(clock_offset))
+        bind = agi_binding(site, self.name, agi_port)
+        self.agi = AgiServer(self.handle_agi, host=bind.host, port=bind.port,
+                             allowed=bind.allowed, secret=site.secrets.agi_secret)
+        # several daemons: this one serves calls only while it leads (docs/cluster.md)
+        self.leadership = (make_leadership(self, bind.url(site.secrets.agi_secret))
+                           if self.name else None)
         self.supervisor = Supervisor()
         self.notifier = Notifier(alive=lambda: not self.supervisor.failed.is_set())
-        self.beats = 0
+        self.heartbeat = (Heartbeat(self.ami, extra=self.leadership.globals,
+                                    beating=lambda: self.leadership.leading)
+                          if self.leadership else Heartbeat(self.ami))
         self.status = StatusServer(self.paths.socket, self.snapshot,
                                    {"unlock": self._unlock})
         self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle_agi(self, session: AgiSession, path: str, args: list[str]) -> None:
         token = call_id.set(session.uniqueid or session.channel)
         try:
             kind, _, name = path.partition("/")
-            if kind == "flow":
+            if kind == Route.FLOW:
                 await self.flows.run(session, name, args)
-            elif kind == "feature":
+            elif kind == Route.FEATURE:
                 await self.features.handle(session, name)
-            elif kind == "offer":
+            elif kind == Route.OFFER:
                 with contextlib.suppress(AgiHangup):  # recorded as an abandon
                     await self.queues.offer_result(session, name)
-            elif kind == "transfer-queue":
+            elif kind == Route.SURVEY:  # the agent hung up first: the queue's survey
+                with contextlib.suppress(AgiHangup):
+                    await self.flows.after_agent_hangup(session)
+            elif kind == Route.TRANSFER_QUEUE:
                 with contextlib.suppress(AgiHangup):
                     await self.queues.transfer(session, name)
-            elif kind == "dial":  # an agent's outside call from a desk phone
+            elif kind == Route.DIAL:  # an agent's outside call from a desk phone
                 from callcenter.dialling.deskphone import agent_dial
 
                 with contextlib.suppress(AgiHangup):
                     await agent_dial(session, self.site.spec, self.agents, name,
-                                     emit=self.recorder.emit)
-            elif kind == "requeue":
+                                     emit=self.recorder.emit, base_dir=self.site.base_dir)
+            elif kind == Route.OUTBOUND:  # an automatic call was answered
+                with contextlib.suppress(AgiHangup):
+                    await self.outbound.handle(session, name)
+            elif kind == Route.REQUEUE:
                 with contextlib.suppress(AgiHangup):
                     await self._requeue(session)
             else:
@@ -152,23 +167,9 @@ class Daemon:
 
     async def _requeue(self, session: AgiSession) -> None:
         """A queued caller the dialplan brings back (the daemon restarted under it)."""
-        queue = await session.get_variable("CC_QUEUE") or ""
-        if queue not in self.site.spec.queues:
-            await session.set_variable("CC_NEXT", "fallback")
-            return
-        prio = await session.get_variable("CC_PRIORITY") or "0"
-        since = await session.get_variable("CC_ENQUEUED") or ""
-        entry = await session.get_variable("CC_ENTRY") or ""
-        entered = await session.get_variable("CC_ENTERED") or ""
         from callcenter.daemon.agi_io import clean_caller_number
 
-        log.info("queued caller back after a daemon restart: %s", queue)
-        await self.queues.wait(session, queue=queue, priority=int(prio) if prio.isdigit() else 0,
-                               caller=clean_caller_number(session.env.get("callerid", "")),
-                               enqueued_ms=int(since) if since.isdigit() else None,
-                               reason="requeue",
-                               entry=re.sub(r"[^0-9a-f-]", "", entry)[:36],
-                               entered_ms=int(entered) if entered.isdigit() else None)
+        await self.queues.requeue(session, clean_caller_number(session.env.get("callerid", "")))
 
     def _unlock(self, req: dict[str, Any]) -> dict[str, Any]:
         """`callcenter agent unlock`: lift a desk-phone login lock (agent id or phone)."""
@@ -181,185 +182,69 @@ class Daemon:
                  "lifted" if done else "was not locked")
         return {"unlocked": done, "agent": agent, "phone": phone}
 
-    def _record_agent(self, rec: AgentRecord, prev: AgentState, since: float,
-                      reason: str) -> None:
-        agent = self._agent_specs.get(rec.agent_id)
-        self.recorder.emit("agent.state", agent_id=rec.agent_id,
-                           site=agent.site if agent else None, state=rec.state.value,
-                           reason=rec.pause_reason, prev=prev.value, prev_reason=reason,
-                           since=dt.datetime.fromtimestamp(since, dt.UTC).isoformat(),
-                           device=rec.device)
-
-    def _on_user_event(self, msg: Any) -> None:
-        """Each dial out through a trunk (the dialplan's cc-dial-trunk reports it)."""
-        if msg.get("UserEvent") != "CallcenterTrunk":
-            return
-        self.recorder.emit("trunk.attempt", call_id=msg.get("Uniqueid") or None,
-                           number=re.sub(r"\D", "", msg.get("Number", "")),
-                           route=msg.get("Route", "") if msg.get("Route") in (
-                               "first", "second") else "",
-                           trunk=re.sub(r"[^a-z0-9_-]", "", msg.get("Trunk", "")),
-                           status=re.sub(r"[^A-Z]", "", msg.get("Status", "")),
-                           purpose="callback" if msg.get("Callback") else "outbound")
-
-    def wallboard(self) -> dict[str, Any]:
-        """Per queue: waiting, longest wait, agents by state, today's figures; per agent:
-        state and since when (what `callcenter top` and the metrics show)."""
-        spec, now_ms = self.site.spec, self.queues.now()
-        today = self.today.snapshot()
-        busy_states = {AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
-        unreachable = self.queues.unreachable_queues()
-        self._alarm_unreachable(unreachable)
-        queues: dict[str, Any] = {}
-        for name, q in spec.queues.items():
-            waiting = [c for c in self.queues.calls.values()
-                       if c.queue == name and c.state == "waiting" and not c.callback]
-            states = [self.agents.agents[a].state for a in self._serving[name]]
-            queues[name] = {
-                "name": q.name, "waiting": len(waiting),
-                "longest_wait_s": round(max((now_ms - c.entered_ms for c in waiting),
-                                            default=0) / 1000, 1),
-                "ready": sum(s == AgentState.READY for s in states),
-                "busy": sum(s in busy_states for s in states),
-                "paused": sum(s == AgentState.PAUSED for s in states),
-                "logged_in": sum(s != AgentState.LOGGED_OUT for s in states),
-                "unreachable": sum(self.agents.agents[a].state == AgentState.PAUSED and
-                                   self.agents.agents[a].pause_reason == "unreachable"
-                                   for a in self._serving[name]),
-                "all_unreachable": name in unreachable,
-                **today.get(name, {})}
-        names = self._agent_specs
-        agents = [{"id": r.agent_id, "name": names[r.agent_id].name,
-                   "site": names[r.agent_id].site, "state": r.state.value,
-                   "reason": r.pause_reason, "since": r.since, "device": r.device}
-                  for r in self.agents.agents.values() if r.agent_id in names]
-        return {"at": dt.datetime.now(dt.UTC).isoformat(), "day": self.today.day.isoformat(),
-                "queues": queues, "agents": agents, "alarms": self.alarms()}
-
-    def alarms(self) -> list[str]:
-        """What a person must act on now (`callcenter status`, `callcenter top`)."""
-        out = [f"queue {q}: every logged-in agent's phone is unreachable"
-               for q in self.queues.unreachable_queues()]
-        store = self.recorder
-        if store.spool_error:
-            out.append(f"{store.spool_error}: {len(store.held)} events held in memory "
-                       f"(at most {store.held_max}), {store.lost_overflow} lost")
-        elif store.lost_overflow:
-            out.append(f"{store.lost_overflow} events were lost while the spool was full")
-        return out
-
-    def _alarm_unreachable(self, queues: list[str]) -> None:
-        for q in set(queues) - self._unreachable_alarmed:
-            log.error("ALARM: queue %s: every logged-in agent's phone is unreachable; "
-                      "callers get no agent until a phone answers again", q)
-        for q in self._unreachable_alarmed - set(queues):
-            log.info("queue %s: an agent's phone is reachable again", q)
-        self._unreachable_alarmed = set(queues)
-
-    async def _heartbeat_forever(self, interval: float = 1.0) -> None:
-        """Tell Asterisk the loop is alive (CC_ALIVE = epoch seconds): the dialplan sends new
-        calls to the static fallback when this goes stale (a hung or stopped daemon)."""
-        while True:
-            if self.ami.connected.is_set():
-                try:
-                    await self.ami.set_global("CC_ALIVE", str(int(time.time())))
-                    self.beats += 1
-                except Exception as exc:  # AMI trouble is the AMI client's to report
-                    log.debug("heartbeat not sent: %s", exc)
-                await asyncio.sleep(interval)
-            else:  # the first beat goes out as soon as AMI is up: calls then reach flows
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.ami.connected.wait(), interval)
-
-    async def _board_forever(self) -> None:
-        while True:
-            try:
-                self._board = self.wallboard()
-            except Exception:  # the board is a view; a bug in it must not stop the daemon
-                log.exception("wallboard")
-            await asyncio.sleep(1)
-
-    def _publish_agent(self, rec: AgentRecord) -> None:
-        """Show the agent's state on BLF lamps (Custom:agent-ID device state)."""
-        if not self.ami.connected.is_set():
-            return  # published on the next connect
-        task = asyncio.create_task(self._set_devstate(rec))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _set_devstate(self, rec: AgentRecord) -> None:
-        try:
-            await self.ami.action({"Action": "Setvar",
-                                   "Variable": f"DEVICE_STATE(Custom:agent-{rec.agent_id})",
-                                   "Value": DEVICE_STATES[rec.state]})
-        except Exception as exc:  # a lamp is not worth failing a call over
-            log.warning("could not publish agent %s state: %s", rec.agent_id, exc)
-
-    async def _publish_all_agents(self) -> None:
-        for rec in self.agents.agents.values():
-            await self._set_devstate(rec)
-
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "uptime_seconds": round(time.time() - self.started, 1),
-            "site": str(self.site.path),
-            "ami": {"connected": self.ami.connected.is_set(), "connects": self.ami.connects,
-                    "events": self.ami.events_seen, "resyncs": self.channels.resyncs},
-            "agi": {"port": self.agi.port, "sessions": len(self.agi.sessions),
-                    "refused": self.agi.refused, "broken": self.agi.broken,
-                    "unauthenticated": self.agi.unauthenticated},
-            "tasks": {"restarts": self.supervisor.snapshot(), "heartbeats": self.beats},
-            "logins_locked": self.features.lockout.snapshot(),
-            "channels": self.channels.snapshot(),
-            "flows": self.flows.snapshot(),
-            "queues": self.queues.snapshot(),
-            "wallboard": self.wallboard(),
-            "store": self.recorder.snapshot(),
-            "alarms": self.alarms(),
-            "agents": [{"id": r.agent_id, "state": r.state.value, "device": r.device,
-                        "reason": r.pause_reason, "since": r.since, "misses": r.misses}
-                       for r in self.agents.agents.values()],
-        }
+        return status_document(self)
+
+    def snapshot_agents(self) -> list[dict[str, Any]]:
+        return agents_document(self.agents)
 
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
-        await self.agi.start()
-        await self.status.start()
-        # started in this order, stopped in reverse; a task that dies is restarted
+    async def _start_parts(self, stack: contextlib.AsyncExitStack) -> None:
+        """Start each part in order, each with its stop pushed on `stack`, so they stop in
+        reverse: new calls are refused first, the event store is closed last."""
+        stack.callback(self.notifier.close)  # the last to go: after STOPPING=1
+        stack.push_async_callback(self.recorder.close)
+        stack.callback(self.agents.close)  # the agent journal fsynced at a clean stop
+        stack.push_async_callback(self.ami.stop)
+        stack.push_async_callback(self.queues.close)  # wrap-up timers, callbacks
+        stack.push_async_callback(self.outbound.close)  # the API, dialler, job store
+        lead = self.leadership
+        # long-lived tasks, started in this order; a task that dies is restarted
         for name, factory in (("event-writer", self.recorder.run), ("ami", self.ami.run),
                               ("acd-tick", self.queues.tick_forever),
-                              ("wallboard", self._board_forever),
-                              ("heartbeat", self._heartbeat_forever),
-                              ("watchdog", self.notifier.watchdog_forever)):
+                              ("wallboard", self.board.run_forever),
+                              # a standby dials nobody
+                              ("outbound", lead.gated(self.outbound.run_forever) if lead
+                               else self.outbound.run_forever),
+                              ("heartbeat", self.heartbeat.run_forever),
+                              ("watchdog", self.notifier.watchdog_forever),
+                              *((("leadership", lead.run_forever),) if lead else ())):
             self.supervisor.add(name, factory)
         self.supervisor.start()
+        stack.push_async_callback(self.supervisor.stop)
         try:
             self.metrics.serve(self.site.spec.metrics.host, self.site.spec.metrics.port)
         except OSError as exc:  # metrics are worth a warning, not a refusal to take calls
             log.warning("Prometheus metrics not served on port %d: %s",
                         self.site.spec.metrics.port, exc)
-        log.info("callcenter %s running: FastAGI on %s:%s, status on %s", __version__,
-                 self.agi.host, self.agi.port, self.status.path)
-        self.notifier.ready(f"FastAGI on port {self.agi.port}")
-        failed = asyncio.create_task(self.supervisor.failed.wait())
-        stop = asyncio.create_task(self._stop.wait())
-        try:
-            await asyncio.wait({failed, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            failed.cancel()
-            stop.cancel()
-            log.info("stopping: no new calls taken; calls in progress continue in Asterisk")
-            self.notifier.stopping()
-            await self.agi.stop()
-            await self.status.stop()
-            await self.supervisor.stop()
-            await self.ami.stop()
-            await self.recorder.close()
-            log.info("stopped")
+        await self.status.start()
+        stack.push_async_callback(self.status.stop)
+        if lead:  # FastAGI opens when this daemon leads, and closes when it stops leading
+            stack.push_async_callback(lead.close)
+        else:
+            await self.agi.start()  # calls reach the daemon only once the rest is up
+            stack.push_async_callback(self.agi.stop)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start_parts(stack)
+            log.info("callcenter %s running: FastAGI on %s:%s, status on %s", __version__,
+                     self.agi.host, self.agi.port, self.status.path)
+            self.notifier.ready(f"FastAGI on port {self.agi.port}")
+            failed = asyncio.create_task(self.supervisor.failed.wait())
+            stop = asyncio.create_task(self._stop.wait())
+            try:
+                await asyncio.wait({failed, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                failed.cancel()
+                stop.cancel()
+                log.info("stopping: no new calls taken; calls in progress continue in "
+                         "Asterisk")
+                self.notifier.stopping()
+        log.info("stopped")
         self.supervisor.check()  # exit non-zero: systemd restarts a daemon that gave up

@@ -1,4 +1,5 @@
-"""Running a number's IVR flow for a call that Asterisk handed over FastAGI."""
+"""Running a number's IVR flow for a call that Asterisk handed over FastAGI, and a queue's
+survey flow after the agent hung up first (docs/surveys.md)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,47 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callcenter.acd.live.service import LiveAcd
 from callcenter.agi import AgiError, AgiHangup, AgiSession
+from callcenter.contract import Next, Var
 from callcenter.daemon.agi_io import AgiCallIO
-from callcenter.daemon.queueing import QueueService
 from callcenter.site import Site
 from callcenter.store.recorder import NullRecorder
 
-__all__ = ["ActiveFlow", "FlowCalls"]
+__all__ = ["ActiveFlow", "FlowCalls", "SurveyCall", "survey_due"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SurveyCall:
+    """Whom a post-call survey's answers are attributed to: the surveyed call (the caller's
+    first channel id, the queue stay) and the agent, queue and site that answered it."""
+
+    call_id: str
+    entry: str
+    agent_id: str
+    queue: str
+    site: str | None
+    flow: str
+    opted_in: bool | None  # a survey-first queue: the caller pressed 1; else None
+
+
+def survey_due(site: Site, call: Any, survey_state: str | None) -> SurveyCall | None:
+    """The survey a call answered by an agent takes when the agent hangs up first, or None:
+    none when the call is unknown to the ACD (a daemon restart), had no agent, its queue
+    names no survey flow, or the queue asks first and the caller did not press 1
+    (`survey_state`: the channel's CC_SURVEY)."""
+    if call is None or not call.agent:
+        return None
+    q = site.spec.queues.get(call.queue)
+    if q is None or q.survey is None or q.survey not in site.flows:
+        return None
+    opted = (survey_state == "yes") if q.survey_ask_first else None
+    if opted is False:
+        return None
+    return SurveyCall(call.origin or call.call_id, call.entry, call.agent, call.queue, q.site,
+                      q.survey, opted)
 
 
 @dataclass
@@ -36,7 +69,7 @@ class FlowCalls:
 
     def __init__(self, site: Site, conf_dir: Path,
                  clock_offset: dt.timedelta = dt.timedelta(0),
-                 queues: QueueService | None = None, recorder: Any = None,
+                 queues: LiveAcd | None = None, recorder: Any = None,
                  contacts: Any = None):
         self.site = site
         self.contacts = contacts
@@ -48,14 +81,18 @@ class FlowCalls:
         self.active: dict[str, ActiveFlow] = {}
         self.finished: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
+        self.surveys: dict[str, int] = {}  # survey.end outcome -> count (status, tests)
+
+    def _io(self, session: AgiSession) -> AgiCallIO:
+        return AgiCallIO(session, sounds=self.conf_dir / "sounds",
+                         voicemail=self.conf_dir / "voicemail",
+                         timezone=self.site.spec.company.timezone,
+                         clock_offset=self.clock_offset)
 
     async def run(self, session: AgiSession, flow: str, args: list[str]) -> None:
         from callcenter.ivr.engine import run_flow  # the one engine, shared with the simulator
 
-        io = AgiCallIO(session, sounds=self.conf_dir / "sounds",
-                       voicemail=self.conf_dir / "voicemail",
-                       timezone=self.site.spec.company.timezone,
-                       clock_offset=self.clock_offset)
+        io = self._io(session)
         number = args[0] if args else ""
         active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
         self.active[session.uniqueid] = active
@@ -104,6 +141,68 @@ class FlowCalls:
         if not recorded:
             self._record(session, flow, kind, target, detail, active, io)
 
+    async def after_agent_hangup(self, session: AgiSession) -> None:
+        """AGI survey: the agent hung up first and the caller is still on the line (Dial's
+        g). The agent's part ends as any answered call's does; then the queue's survey flow
+        runs on this channel when it is due (`survey_due`). Who answered comes from the
+        ACD's call book, the one owner of call state — read before the part is closed (a
+        call the book does not know, after a daemon restart, takes no survey)."""
+        due = None
+        if self.queues is not None:
+            call = self.queues.calls.get(session.uniqueid)
+            state = None
+            q = self.site.spec.queues.get(call.queue) if call is not None else None
+            if q is not None and q.survey_ask_first:
+                state = await session.get_variable(Var.SURVEY)
+            due = survey_due(self.site, call, state)
+            await self.queues.offer_result(session, "ANSWER")  # the agent hung up
+        await session.set_variable(Var.NEXT, Next.HANGUP)
+        if due is not None:
+            await self._survey(session, due)
+
+    async def _survey(self, session: AgiSession, due: SurveyCall) -> None:
+        from callcenter.ivr.engine import run_flow
+
+        io = self._io(session)
+        active = ActiveFlow(session.uniqueid, due.flow, io.caller_number, time.time())
+        self.active[session.uniqueid] = active
+        answers = 0
+
+        def emit(kind: str, **data: Any) -> None:
+            self.recorder.emit(kind, call_id=due.call_id, queue=due.queue,
+                               agent_id=due.agent_id, site=due.site, **data)
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            nonlocal answers
+            if kind == "survey.answer":
+                answers += data.get("score") is not None
+                data = {**data, "entry": due.entry}
+            emit(kind, **data)
+
+        emit("survey.start", flow=due.flow, entry=due.entry, opted_in=due.opted_in)
+        log.info("survey %s starts for the call agent %s answered in %s", due.flow,
+                 due.agent_id, due.queue)
+        outcome = "completed"
+        try:
+            number = await session.get_variable(Var.NUMBER) or ""
+            await run_flow(self.site, due.flow, io, number=number,
+                           on_node=lambda n: _visit(active, n), on_event=on_event,
+                           contacts=self.contacts)
+        except AgiHangup:
+            outcome = "caller_hangup"
+        except (AgiError, OSError) as exc:
+            outcome = "failed"
+            log.warning("survey %s broke at node %s (%s)", due.flow, active.node or "-", exc)
+        except Exception:
+            outcome = "failed"
+            log.exception("survey %s failed at node %s", due.flow, active.node or "-")
+        finally:
+            self.active.pop(session.uniqueid, None)
+        # whatever the survey flow's last node, the call ends with it
+        self.surveys[outcome] = self.surveys.get(outcome, 0) + 1
+        emit("survey.end", flow=due.flow, entry=due.entry, outcome=outcome, answers=answers)
+        log.info("survey %s ended: %s, %d answer(s)", due.flow, outcome, answers)
+
     def _call_start(self, session: AgiSession, flow: str, number: str,
                     io: AgiCallIO) -> None:
         # the channel of a call from a carrier is named PJSIP/trunk-<trunk>-<8 hex digits>
@@ -144,7 +243,8 @@ class FlowCalls:
 
     def snapshot(self) -> dict[str, Any]:
         return {"active": [asdict(a) for a in self.active.values()],
-                "finished": self.finished[-50:], "counts": dict(self.counts)}
+                "finished": self.finished[-50:], "counts": dict(self.counts),
+                "surveys": dict(self.surveys)}
 
 
 def _visit(active: ActiveFlow, node: str) -> None:
@@ -156,18 +256,18 @@ async def _hand_back(session: AgiSession, outcome: Any) -> None:
     """Tell the dialplan where the call goes next (cc-after-flow reads these)."""
     kind = outcome.kind
     if kind in ("hangup", "voicemail"):
-        await session.set_variable("CC_NEXT", "hangup")
+        await session.set_variable(Var.NEXT, Next.HANGUP)
     elif kind == "transfer":
         # the engine's transfer node took the dialling policy's decision (flow_transfer):
         # CC_DIAL_OK names the only digits the dialplan's cc-transfer will dial out
         digits = "".join(c for c in outcome.target if c.isdigit())
-        await session.set_variable("CC_TARGET", digits)
-        await session.set_variable("CC_DIAL_OK", digits)
-        await session.set_variable("CC_NEXT", "transfer")
+        await session.set_variable(Var.TARGET, digits)
+        await session.set_variable(Var.DIAL_OK, digits)
+        await session.set_variable(Var.NEXT, Next.TRANSFER)
     elif kind == "queue":
         # the ACD arrives with the next issue; until then a queued call takes the fallback
-        await session.set_variable("CC_QUEUE", outcome.target or "")
-        await session.set_variable("CC_PRIORITY", str(getattr(outcome, "priority", 0)))
-        await session.set_variable("CC_NEXT", "queue")
+        await session.set_variable(Var.QUEUE, outcome.target or "")
+        await session.set_variable(Var.PRIORITY, str(getattr(outcome, "priority", 0)))
+        await session.set_variable(Var.NEXT, Next.QUEUE)
     else:
-        await session.set_variable("CC_NEXT", "fallback")
+        await session.set_variable(Var.NEXT, Next.FALLBACK)

@@ -77,13 +77,40 @@ class _WallboardCollector(Collector):
                                     key in _STORE_FLAGS else float(value or 0))
 
 
+class _ClusterCollector(Collector):
+    """A daemon of several: whether it leads, its term, and each node's AMI and channels."""
+
+    def __init__(self, cluster: Callable[[], dict[str, Any] | None]):
+        self.cluster = cluster
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        part = self.cluster()
+        if not part:
+            return
+        yield GaugeMetricFamily("callcenter_leader", "1 while this daemon leads the ACD",
+                                value=1.0 if part["leading"] else 0.0)
+        yield GaugeMetricFamily("callcenter_leader_term", "The lease's term as this "
+                                "daemon last saw it", value=float(part["term"]))
+        up = GaugeMetricFamily("callcenter_node_ami_up", "1 while the node's AMI is "
+                               "connected", labels=["node"])
+        channels = GaugeMetricFamily("callcenter_node_channels", "Live channels on the "
+                                     "node", labels=["node"])
+        for name, node in sorted(part.get("nodes", {}).items()):
+            up.add_metric([name], 1.0 if node["ami"] else 0.0)
+            channels.add_metric([name], float(node.get("channels", 0)))
+        yield up
+        yield channels
+
+
 class Metrics:
     def __init__(self, wallboard: Callable[[], dict[str, Any]],
-                 store: Callable[[], dict[str, Any]]):
+                 store: Callable[[], dict[str, Any]],
+                 cluster: Callable[[], dict[str, Any] | None] = lambda: None):
         self.registry = CollectorRegistry()
         self.events = Counter("callcenter_events", "Call events recorded", ["kind"],
                               registry=self.registry)
         self.registry.register(_WallboardCollector(wallboard, store))
+        self.registry.register(_ClusterCollector(cluster))
 
     def on_event(self, event: Event) -> None:
         self.events.labels(event.kind).inc()

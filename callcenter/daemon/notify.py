@@ -43,6 +43,13 @@ class Notifier:
     def stopping(self) -> None:
         self.notify("STOPPING=1")
 
+    def close(self) -> None:
+        """Close the socket to systemd (sdnotify has no close of its own)."""
+        sock = getattr(self._sd, "socket", None)
+        if sock is not None:
+            sock.close()
+        self._sd = None
+
     async def watchdog_forever(self) -> None:
         while True:
             if self.alive():

@@ -42,6 +42,12 @@ class DaemonPaths:
         return self.root / "db" / "agents.json"
 
     @property
+    def agents_journal(self) -> Path:
+        """The agents' changes since agents.json was last written whole (one line each;
+        callcenter.agents.journal)."""
+        return self.agents.with_suffix(".journal")
+
+    @property
     def legacy_agents(self) -> Path:
         """Where agents' states were kept before issue 10 (inside Asterisk's DIR/db)."""
         return self.conf_dir / "db" / "agents.json"

@@ -15,7 +15,7 @@ from typing import Any
 
 from callcenter.errors import CallcenterError
 
-__all__ = ["StatusServer", "query_status", "send_request"]
+__all__ = ["StatusServer", "query_status", "send_request", "store_state"]
 
 Command = Callable[[dict[str, Any]], dict[str, Any]]
 _REQUEST_LIMIT = 4096
@@ -106,3 +106,17 @@ def send_request(path: Path, request: dict[str, Any], timeout: float = 3.0
     except ValueError as exc:
         raise CallcenterError(f"the daemon at {path} sent a broken answer — see its log"
                               ) from exc
+
+
+def store_state(store: dict[str, Any]) -> str:
+    """The store's line of `callcenter status`, from the recorder's snapshot: up, spool only,
+    or DOWN with the reason the recorder last saw (an unreachable server, a cluster that did
+    not start), or not yet tried (the recorder connects when it has an event to store)."""
+    if store.get("db_up"):
+        return "up"
+    if not store.get("configured", bool(store.get("database"))):
+        return "spool only (the daemon runs without a database)"
+    if store.get("last_error"):
+        where = f" at {store['database']}" if store.get("database") else ""
+        return f"DOWN{where}: {store['last_error']}"
+    return "not connected yet (the first event to store opens the connection)"

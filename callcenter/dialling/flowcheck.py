@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from callcenter.dialling.classes import CLASSES
-from callcenter.ivr import nodes as n
+from callcenter.site import flownodes as n
 
 __all__ = ["CALLER_VARS", "caller_vars", "transfer_problems"]
 

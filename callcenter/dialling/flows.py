@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from callcenter.dialling.policy import Decision, decide
+from callcenter.dialling.policy import Decision, decide, refuse
 from callcenter.site.model import SiteFile
 
 __all__ = ["flow_transfer"]
@@ -20,16 +20,11 @@ def flow_transfer(spec: SiteFile, target: str, *, number: str = "",
     numdef = next((d for d in spec.numbers if d.number == number), None)
     site = numdef.site if numdef is not None else None
     if pattern is not None and not re.fullmatch(pattern, target):
-        verdict = Decision(False, "", "", "the target does not match the node's pattern")
-        if emit is not None:
-            emit("dial.refused", site=site, origin="flow_transfer", number_class="",
-                 number="", reason=verdict.reason)
-        return verdict
+        return refuse(Decision(False, "", "", "the target does not match the node's pattern"),
+                      "flow_transfer", "", site=site, emit=emit)
     verdict = decide(spec, "flow_transfer", target, site_name=site, emit=emit)
     if verdict.allowed and classes is not None and verdict.number_class not in classes:
-        verdict = Decision(False, verdict.number_class, "",
-                           f"{verdict.number_class} is not in the node's classes")
-        if emit is not None:
-            emit("dial.refused", site=site, origin="flow_transfer",
-                 number_class=verdict.number_class, number="", reason=verdict.reason)
+        verdict = refuse(Decision(False, verdict.number_class, "",
+                                  f"{verdict.number_class} is not in the node's classes"),
+                         "flow_transfer", "", site=site, emit=emit)
     return verdict

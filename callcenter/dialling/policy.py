@@ -8,15 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcenter.dialling.classes import classify
-from callcenter.site.model import Agent, SiteFile
+from callcenter.site.model import DEFAULT_ALLOWED, Agent, SiteFile
 
-__all__ = ["DEFAULT_ALLOWED", "ORIGINS", "Decision", "allowed_classes", "decide"]
+__all__ = ["DEFAULT_ALLOWED", "ORIGINS", "Decision", "allowed_classes", "decide", "refuse"]
 
 log = logging.getLogger(__name__)
 
 ORIGINS: tuple[str, ...] = ("agent", "transfer", "flow_transfer", "callback", "campaign")
-# domestic, ordinary-rate numbers; international and premium never unless a site says so
-DEFAULT_ALLOWED: tuple[str, ...] = ("internal", "local", "national", "mobile", "freephone")
 
 
 @dataclass(frozen=True)
@@ -61,11 +59,19 @@ def decide(spec: SiteFile, origin: str, number: str, *, agent: Agent | None = No
         return Decision(True, cls, digits, "allowed")
     else:
         dec = Decision(False, cls, "", f"{cls} numbers are not allowed for {origin}")
-    log.warning("dial refused (%s): %s — %s", origin, _mask(number), dec.reason)
+    return refuse(dec, origin, number, site=site, agent=agent, emit=emit, **event)
+
+
+def refuse(dec: Decision, origin: str, number: str, *, site: str | None = None,
+           agent: Agent | None = None, emit: Callable[..., Any] | None = None,
+           **event: Any) -> Decision:
+    """Log a refusal and record it as a `dial.refused` event (the number masked); every
+    outbound path refuses through here, so each refusal is recorded alike."""
+    log.warning("dial refused (%s): %s — %s", origin, _mask(number) or "-", dec.reason)
     if emit is not None:
         emit("dial.refused", site=site, agent_id=agent.id if agent else None,
-             origin=origin, number_class=cls, number=_mask(number), reason=dec.reason,
-             **event)
+             origin=origin, number_class=dec.number_class, number=_mask(number),
+             reason=dec.reason, **event)
     return dec
 
 

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from callcenter.errors import CallcenterError, CallerHangup
-from callcenter.ivr import nodes as n
 from callcenter.ivr.contacts import ContactBook, normalise_number
+from callcenter.ivr.regions import region_of
+from callcenter.site import flownodes as n
 from callcenter.site.hours import is_open
 from callcenter.site.model import Site
 
@@ -68,18 +69,6 @@ class Outcome:
     path: list[str] = field(default_factory=list)
     digits: list[str] = field(default_factory=list)
     node: str = ""
-
-
-def region_of(site: Site, number: str) -> str:
-    """The site whose area_codes prefix the caller's number (longest prefix wins)."""
-    digits = normalise_number(number)
-    best, best_len = "", 0
-    for key, s in site.spec.sites.items():
-        for code in s.area_codes:
-            for form in (code, code.lstrip("0")):
-                if form and digits.startswith(form) and len(form) > best_len:
-                    best, best_len = key, len(form)
-    return best
 
 
 def site_contacts(site: Site) -> ContactBook | None:
@@ -218,10 +207,14 @@ class _Run:
                     node.prompt, 1, node.timeout, "#")))[:1]
                 if got:
                     self.digits.append(got)
-                if got.isdigit() and 1 <= int(got) <= node.scale:
+                ok = got.isdigit() and 1 <= int(got) <= node.scale
+                # every try is recorded: a silent or wrong one too (docs/surveys.md)
+                self.emit("survey.answer", flow=self.flow, question=node.question,
+                          score=int(got) if ok else None, scale=node.scale,
+                          outcome="answered" if ok else "invalid" if got else "timeout",
+                          attempt=attempt + 1)
+                if ok:
                     self.vars[f"survey_{node.question}"] = got
-                    self.emit("survey.answer", flow=self.flow, question=node.question,
-                              score=int(got), scale=node.scale)
                     return node.next
                 if attempt < node.retries and node.invalid_prompt:
                     await io.play([node.invalid_prompt], interruptible=False)
@@ -284,9 +277,7 @@ async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
     """Run `flow` for one call until it ends in a queue, transfer, voicemail or hang-up.
     `on_event(kind, data)` hears each step ("ivr.step": flow, node, digits) and what the
     flow learnt ("contact.match", "survey.answer")."""
-    from callcenter.ivr.check import compiled_flows
-
-    flows = compiled_flows(site)
+    flows = site.flows  # compiled once, when the site was loaded
     run = _Run(site, io, number, on_node, contacts if contacts is not None else site_contacts(site),
                on_event)
     current_flow = flows[flow]

@@ -6,8 +6,8 @@ import shutil
 import subprocess
 
 from callcenter.errors import CallcenterError
-from callcenter.ivr import nodes as n
-from callcenter.ivr.check import edges
+from callcenter.site import flownodes as n
+from callcenter.site.flowcheck import edges
 
 __all__ = ["to_dot", "to_mermaid", "to_svg"]
 

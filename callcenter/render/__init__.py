@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
@@ -15,6 +13,7 @@ from callcenter.errors import RenderError
 from callcenter.render.context import build_context
 from callcenter.render.music import ensure_music
 from callcenter.render.templates import environment
+from callcenter.site.flownodes import Voicemail, box_folder
 from callcenter.site.model import Site
 
 __all__ = ["RUNTIME_DIRS", "render_files", "render_site"]
@@ -29,7 +28,11 @@ def render_files(site: Site, out_dir: Path) -> dict[str, str]:
     env = environment()
     ctx = build_context(site, out_dir)
     files: dict[str, str] = {}
-    for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".j2"))):
+    # a template named _*.j2 is a part another one includes, not a file of its own;
+    # kamailio/ holds the proxies' templates (callcenter/render/kamailio.py)
+    for name in sorted(env.list_templates(
+            filter_func=lambda n: n.endswith(".j2") and not Path(n).name.startswith("_")
+            and not n.startswith("kamailio/"))):
         try:
             files[name.removesuffix(".j2")] = env.get_template(name).render(ctx)
         except jinja2.TemplateError as exc:
@@ -98,18 +101,9 @@ def voicemail_boxes(site: Site) -> list[str]:
     names = {q.overflow.split(":", 1)[1] for q in site.spec.queues.values()
              if q.overflow.startswith("voicemail:")}
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "voicemail" and isinstance(node.get("box"), str):
-                names.add(node["box"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(site.flows)
-    return sorted({re.sub(r"[^a-z0-9_-]", "", n.lower()) for n in names} - {""})
+    for flow in site.flows.values():
+        names.update(node.box for node in flow.nodes.values() if isinstance(node, Voicemail))
+    return sorted({box_folder(n) for n in names} - {""})
 
 
 def digest(files: dict[str, str]) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
+from callcenter.errors import RenderError
+from callcenter.render.kamailio import AGENT_HEADER, TRUNK_HEADER
 from callcenter.site.model import Site
 from callcenter.site.numbers import classify, dial_forms
 
@@ -12,6 +15,8 @@ __all__ = ["MODULES", "build_context"]
 
 # a daemon heartbeat (CC_ALIVE) older than this sends new calls to the static fallback
 ALIVE_SECONDS = 3
+# the standby leads within 5 s of the leader's death (callcenter/cluster/lease.py): twice that
+AWAIT_LEADER_SECONDS = 10
 
 # Only what the rendered configuration uses; anything else stays unloaded.
 MODULES: tuple[str, ...] = (
@@ -50,7 +55,8 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
     for n in spec.numbers:
         numbers.append({
             "number": n.number, "kind": n.kind or classify(n.number), "flow": n.flow,
-            "first": n.first_route, "second": n.second_route,
+            # one carrier only: second is first, and the dialplan does not fail over
+            "first": n.first_route, "second": n.second_route, "one_route": n.one_route,
             "caller_id": n.number, "description": n.description,
             # +86…, 86… (trunk prefix 0 dropped) and the local number: the carrier's choice
             "forms": dial_forms(n.number),
@@ -63,8 +69,10 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
             # the carrier's own address always identifies it; `match` adds its other ones
             "match": sorted({t.host, *t.match}), "channels": t.channels,
             "qualify": t.qualify_seconds, "codecs": ",".join(t.codecs),
+            "dtmf_mode": t.dtmf_mode,
             "password": site.secrets.trunk_passwords.get(name, ""),
         })
+    proxies = _trusted_proxies(site)
     music = sorted({q.music_class for q in spec.queues.values()} | {"default"})
     return {
         "company": spec.company,
@@ -79,6 +87,14 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         "ami_secret": site.secrets.ami_secret,
         "agi_secret": site.secrets.agi_secret,
         "alive_seconds": ALIVE_SECONDS,
+        # a node of several (docs/cluster.md): calls wait this long for a leading daemon
+        "cluster": bool(site.node),
+        "node": site.node,
+        "await_leader_seconds": AWAIT_LEADER_SECONDS,
+        # one server: AMI on the loopback address; a node: on its address, for the daemons
+        "ami_bind": spec.asterisk.sip_bind if site.node else "127.0.0.1",
+        "ami_permit": sorted({"127.0.0.1", *(d.address for d in spec.daemons.values())})
+        if site.node else ["127.0.0.1"],
         "agents": [{"id": a.id, "name": a.name, "extension": a.extension, "site": a.site,
                     "password": site.secrets.sip_passwords[a.id],
                     "callerid": spec.sites[a.site].caller_id,
@@ -94,4 +110,30 @@ def build_context(site: Site, out_dir: Path) -> dict[str, Any]:
         "queues": [{"name": k, "code": q.code} for k, q in sorted(spec.queues.items())
                    if q.code],
         "modules": MODULES,
+        # a node of several: the Kamailio proxies it trusts, and the headers they stamp
+        "proxies": proxies,
+        "proxy_port": spec.proxy.sip_port if proxies and spec.proxy else 0,
+        "trunk_header": TRUNK_HEADER,
+        "agent_header": AGENT_HEADER,
     }
+
+
+def _trusted_proxies(site: Site) -> list[str]:
+    """The proxies' addresses a node admits (IP literals: they go into ACLs); none on one
+    server."""
+    spec = site.spec
+    if not site.node or spec.proxy is None:
+        return []
+    for addr in spec.proxy.addresses:
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            raise RenderError(f"proxy address {addr!r}: a node admits its proxies by address "
+                              "— write proxy.addresses as IP addresses") from None
+    for name, t in sorted(spec.trunks.items()):
+        if t.register:
+            raise RenderError(f"trunk {name} registers (register: true), so the carrier "
+                              "would call the node itself; behind the proxies carriers call "
+                              "the proxies' addresses — set register: false and give the "
+                              "carrier both proxy addresses")
+    return list(spec.proxy.addresses)

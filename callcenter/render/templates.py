@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from callcenter.contract import TEMPLATE_NAMES
 from callcenter.errors import RenderError
 
 __all__ = ["TEMPLATE_DIRS_ENV", "environment", "template_dirs"]
@@ -63,4 +64,6 @@ def environment() -> jinja2.Environment:
         finalize=_conf_value,
     )
     env.filters["quoted"] = _quoted
+    # the daemon <-> dialplan names (callcenter/contract.py): {{ var.NEXT }}, {{ route.OFFER }}
+    env.globals.update(TEMPLATE_NAMES)
     return env

@@ -9,7 +9,8 @@ from typing import Any
 from callcenter.reports.figures import rate, secs
 from callcenter.reports.model import Filters, Report
 
-__all__ = ["agents_report", "ivr_report", "surveys_report", "trunks_report"]
+__all__ = ["SURVEY_COLUMNS", "agents_report", "ivr_report", "survey_rows", "surveys_report",
+           "trunks_report"]
 
 
 _STATES = """
@@ -137,26 +138,88 @@ def ivr_report(conn: Any, f: Filters) -> Report:
                    "queue / transfer / voicemail / hangup: where the flow sent the call"])
 
 
-_SURVEYS = """
-SELECT data->>'question', (data->>'score')::int, max((data->>'scale')::int), count(*)
-FROM events WHERE kind = 'survey.answer' AND at >= %(start)s AND at < %(end)s
-GROUP BY 1, 2 ORDER BY 1, 2
+# the surveys' events in the window, with the selection's filters; `outcome` is recorded
+# since issue 12 (older answers always had a score: "answered")
+_SURVEY_EVENTS = """
+WITH s AS (
+    SELECT call_id, kind, agent_id, queue, site, (at AT TIME ZONE %(tz)s)::date AS day,
+        data->>'question' AS question, (data->>'score')::int AS score,
+        (data->>'scale')::int AS scale,
+        coalesce(data->>'outcome', CASE WHEN data->>'score' IS NULL THEN 'invalid'
+                                        ELSE 'answered' END) AS outcome
+    FROM events
+    WHERE kind IN ('survey.start', 'survey.answer') AND at >= %(start)s AND at < %(end)s
+      AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+      AND (%(site)s::text IS NULL OR site = %(site)s)
+)
 """
+_BY = """CASE WHEN GROUPING(day) = 0 THEN 'day' WHEN GROUPING(agent_id) = 0 THEN 'agent'
+    WHEN GROUPING(queue) = 0 THEN 'queue' WHEN GROUPING(site) = 0 THEN 'site' ELSE 'all' END,
+    coalesce(day::text, agent_id, queue, site)"""
+_SURVEY_CALLS = _SURVEY_EVENTS + f"""
+SELECT {_BY}, count(DISTINCT call_id),
+    count(DISTINCT call_id) FILTER (WHERE kind = 'survey.answer' AND score IS NOT NULL)
+FROM s GROUP BY GROUPING SETS ((), (day), (agent_id), (queue), (site))
+"""
+_SURVEY_ANSWERS = _SURVEY_EVENTS + f"""
+SELECT {_BY}, question, score, outcome, max(scale), count(*)
+FROM s WHERE kind = 'survey.answer'
+GROUP BY GROUPING SETS ((question, score, outcome), (day, question, score, outcome),
+    (agent_id, question, score, outcome), (queue, question, score, outcome),
+    (site, question, score, outcome))
+"""
+SURVEY_DIMENSIONS = ("all", "day", "agent", "queue", "site")
+SURVEY_COLUMNS = ["by", "group", "question", "surveyed", "participated", "participation",
+                  "answers", "csat", "timeouts", "wrong_keys", "distribution"]
+
+
+def survey_rows(calls: list[tuple[Any, ...]], answers: list[tuple[Any, ...]]
+                ) -> list[list[Any]]:
+    """The surveys report's rows from the two queries' results (`calls`: by, group,
+    surveyed, participated; `answers`: by, group, question, score, outcome, scale, count):
+    one row per dimension, group and question, CSAT as the share of the top two scores."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for by, grp, surveyed, participated in calls:
+        groups[(by, grp or "-")] = [surveyed, participated]
+    scored: dict[tuple[str, str, str], Counter[int]] = defaultdict(Counter)
+    missed: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    scale: dict[tuple[str, str, str], int] = {}
+    for by, grp, question, score, outcome, sc, n in answers:
+        key = (by, grp or "-", question or "-")
+        scale[key] = max(scale.get(key, 0), sc or 5)
+        if score is not None and outcome == "answered":
+            scored[key][score] += n
+        else:
+            missed[key][outcome] += n
+    rows = []
+    order = {d: i for i, d in enumerate(SURVEY_DIMENSIONS)}
+    for (by, grp), (surveyed, participated) in sorted(
+            groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+        questions = sorted(q for (b, g, q) in scale if (b, g) == (by, grp)) or ["-"]
+        for question in questions:
+            key = (by, grp, question)
+            scores, top = scored.get(key, Counter()), scale.get(key, 5)
+            n = sum(scores.values())
+            rows.append([by, grp, question, surveyed, participated,
+                         rate(participated, surveyed), n,
+                         rate(sum(c for s, c in scores.items() if s >= top - 1), n),
+                         missed.get(key, Counter())["timeout"],
+                         missed.get(key, Counter())["invalid"],
+                         " ".join(f"{s}:{scores.get(s, 0)}" for s in range(1, top + 1))])
+    return rows
 
 
 def surveys_report(conn: Any, f: Filters) -> Report:
-    by_q: dict[str, dict[int, int]] = {}
-    scale: dict[str, int] = {}
-    for question, score, sc, n in conn.execute(_SURVEYS, f.params()).fetchall():
-        by_q.setdefault(question, {})[score] = n
-        scale[question] = max(scale.get(question, 0), sc or 5)
-    rows = []
-    for question, scores in sorted(by_q.items()):
-        n = sum(scores.values())
-        avg = sum(s * c for s, c in scores.items()) / n
-        top = sum(c for s, c in scores.items() if s >= scale[question] - 1)
-        rows.append([question, n, round(avg, 2), scale[question], rate(top, n),
-                     " ".join(f"{s}:{scores.get(s, 0)}" for s in range(1, scale[question] + 1))])
-    return Report("surveys", "Satisfaction surveys",
-                  ["question", "answers", "average", "scale", "satisfied", "distribution"],
-                  rows, ["satisfied: share of answers in the top two scores of the scale"])
+    p = f.params()
+    rows = survey_rows(conn.execute(_SURVEY_CALLS, p).fetchall(),
+                       conn.execute(_SURVEY_ANSWERS, p).fetchall())
+    return Report("surveys", "Satisfaction surveys", SURVEY_COLUMNS, rows,
+                  ["by: all calls, then per day (the site's time zone), agent, queue and "
+                   "site of the surveyed call (docs/surveys.md)",
+                   "csat: answers in the top two scores of the scale ÷ answers (not the "
+                   "mean)",
+                   "surveyed: calls that heard the survey; participated: those with at "
+                   "least one scored answer; participation = participated ÷ surveyed",
+                   "timeouts (no key) and wrong keys (outside the scale) are counted per "
+                   "try, apart from the answers"])

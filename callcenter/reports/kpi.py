@@ -13,21 +13,27 @@ from callcenter.reports.breakdowns import (
     surveys_report,
     trunks_report,
 )
+from callcenter.reports.calls import NATIONAL, agent_sites_sql, call_figures, empty_calls
 from callcenter.reports.figures import avg, rate, secs
 from callcenter.reports.model import REPORTS, Filters, Report, ReportError
+from callcenter.reports.outbound import OUTBOUND_BUILDERS
 from callcenter.reports.projection import refresh
 
 __all__ = ["build_report"]
 
+# an entry of a national queue (no site) counts for the site of the agent who answered it
 _ENTRIES = """
-WITH e AS (
-    SELECT q.*,
+WITH agent_site AS (""" + agent_sites_sql(
+    "entered_at >= %(start)s AND entered_at < %(end)s AND site IS NULL") + """
+), e AS (
+    SELECT q.*, coalesce(q.site, a.site) AS at_site,
         coalesce(t.seconds::bigint, %(sl_default)s) * 1000 AS t_ms,
         (q.outcome = 'abandoned' AND q.wait_ms < %(short_ms)s) AS short
     FROM queue_entries q
+    LEFT JOIN agent_site a ON q.site IS NULL AND a.agent_id = q.agent_id
     LEFT JOIN jsonb_each_text(%(sl)s::jsonb) AS t(queue, seconds) ON t.queue = q.queue
     WHERE q.entered_at >= %(start)s AND q.entered_at < %(end)s
-      AND (%(site)s::text IS NULL OR q.site = %(site)s)
+      AND (%(site)s::text IS NULL OR coalesce(q.site, a.site) = %(site)s)
       AND (%(queue)s::text IS NULL OR q.queue = %(queue)s)
       AND (%(agent)s::text IS NULL OR q.agent_id = %(agent)s)
 )
@@ -76,7 +82,8 @@ _SUMMED = ("offered", "answered", "abandoned", "short_abandoned", "abandoned_rin
 
 def _entries_sql(name: str) -> str:
     if name not in _BUCKETED:
-        return _ENTRIES.replace("{group}", _GROUPS[name])  # no time column in these
+        # no time column in these
+        return _ENTRIES.replace("{group}", _GROUPS[name].replace("{site}", "at_site"))
     inner = _ENTRIES.replace("{group}", "floor(extract(epoch FROM entered_at) / 900)::bigint")
     outer = ", ".join([*(f"sum({c})::bigint AS {c}" for c in _SUMMED),
                        "max(max_wait_ms) AS max_wait_ms", "min(t_min) AS t_min",
@@ -99,7 +106,7 @@ _GROUPS = {
     "hourly": "extract(hour FROM {at} AT TIME ZONE %(tz)s)::int",
     "daily": "extract(isodow FROM {at} AT TIME ZONE %(tz)s)::int",
     "queues": "queue",
-    "sites": "coalesce(site, '-')",
+    "sites": f"coalesce({{site}}, '{NATIONAL}')",
 }
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -110,18 +117,30 @@ def _service_level(r: dict[str, Any], f: Filters) -> float | None:
     return rate(r["answered_within"], r["answered"] + r["abandoned_after"])
 
 
-def _conventions(f: Filters, thresholds: set[int]) -> list[str]:
+SL_FORMULAS = {"offered": "answered within T ÷ (answered + abandoned after T)",
+               "answered": "answered within T ÷ answered"}
+
+
+def _conventions(f: Filters, thresholds: set[int], calls: bool) -> list[str]:
     t = "/".join(f"{s} s" for s in sorted(thresholds)) or f"{f.default_sl_seconds} s"
-    sl = ("answered within T ÷ (answered + abandoned after T)" if f.sl_formula == "offered"
-          else "answered within T ÷ answered")
     short = (f"short abandons (under {f.short_abandon_seconds} s) are "
              + ("counted as offered and abandoned" if f.count_short_abandons
                 else "left out of offered and abandoned"))
-    return [f"window: entered the queue from {f.start:%Y-%m-%d %H:%M %Z} to before "
-            f"{f.end:%Y-%m-%d %H:%M %Z}",
-            f"service level: {sl}; T per queue ({t})",
-            "answer rate: answered ÷ offered; " + short,
-            "AHT: talk + wrap-up of answered calls; ASA: wait of answered calls"]
+    notes = [f"window: entered the queue from {f.start:%Y-%m-%d %H:%M %Z} to before "
+             f"{f.end:%Y-%m-%d %H:%M %Z}; selection: {f.described()}"]
+    if calls:
+        notes.append("call answer rate (the headline 接通率): calls answered by an agent ÷ "
+                     "calls; every call that reached the system counts once, whatever path "
+                     "it took (IVR, closed hours, nobody logged in, fallback, overflow, "
+                     "transfer); a callback is not an answer; a national queue's call "
+                     "counts for the answering agent's site")
+    notes += [f"service level printed: {SL_FORMULAS[f.sl_formula]} (--sl-formula "
+              f"{f.sl_formula}); SL of offered beside it: answered within T ÷ offered; T per "
+              f"queue ({t})",
+              "queue figures count queue entries: a call that overflows or is transferred "
+              "is offered in each queue; answer rate: answered ÷ offered; " + short,
+              "AHT: talk + wrap-up of answered calls; ASA: wait of answered calls"]
+    return notes
 
 
 def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]], set[int]]:
@@ -130,7 +149,8 @@ def _entry_rows(conn: Any, name: str, f: Filters) -> tuple[list[dict[str, Any]],
     cols = [d.name for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     unstaffed = dict(conn.execute(_UNSTAFFED.replace("{group}",
-                                                     _GROUPS[name].replace("{at}", "at")),
+                                                     _GROUPS[name].replace("{at}", "at")
+                                                     .replace("{site}", "site")),
                                   params).fetchall()) if f.agent is None else {}
     thresholds: set[int] = set()
     for r in rows:
@@ -152,6 +172,7 @@ def _figures(r: dict[str, Any], f: Filters) -> dict[str, Any]:
             "asa_s": secs(avg(r.get("asa_sum"), r["answered"])),
             "avg_wait_s": secs(avg(r.get("wait_sum"), r.get("wait_n"))),
             "max_wait_s": secs(r.get("max_wait_ms")), "service_level": _service_level(r, f),
+            "service_level_offered": rate(r["answered_within"], r["offered"]),
             "aht_s": secs(avg(r.get("aht_sum"), r.get("aht_n"))),
             "callbacks_requested": r["callbacks_requested"],
             "callbacks_completed": r["callbacks_completed"], "overflowed": r["overflowed"],
@@ -162,6 +183,8 @@ def _figures(r: dict[str, Any], f: Filters) -> dict[str, Any]:
 def _grouped(conn: Any, name: str, f: Filters) -> Report:
     rows, thresholds = _entry_rows(conn, name, f)
     by_group = {r["grp"]: _figures(r, f) for r in rows}
+    # the headline per call (summary, sites) before the per-entry figures
+    calls = call_figures(conn, name, f) if name in ("summary", "sites") else None
     label = {"summary": "selection", "hourly": "hour", "daily": "weekday", "queues": "queue",
              "sites": "site"}[name]
     keys: list[Any]
@@ -172,24 +195,33 @@ def _grouped(conn: Any, name: str, f: Filters) -> Report:
     elif name == "summary":
         keys = ["all"]
     else:
-        keys = sorted(by_group)
+        keys = sorted(set(by_group) | set(calls or ()))
     empty = _figures({}, f)
+    no_calls = empty_calls()
+    if name == "sites":  # the breakdown of endings is the summary's
+        no_calls = {k: no_calls[k] for k in ("calls", "calls_answered", "call_answer_rate")}
     out = []
     for k in keys:
         figs = by_group.get(k, empty)
+        head = ({c: calls.get(k, no_calls).get(c, 0) for c in no_calls}
+                if calls is not None else {})
         shown = (f"{k:02d}:00" if name == "hourly" else WEEKDAYS[k - 1] if name == "daily"
-                 else k)
-        out.append([shown, *figs.values()])
+                 else f.described() if name == "summary" else k)
+        out.append([shown, *head.values(), *figs.values()])
     titles = {"summary": "Summary", "hourly": "By hour of day", "daily": "By weekday",
               "queues": "By queue", "sites": "By site"}
-    return Report(name, titles[name], [label, *empty.keys()], out,
-                  _conventions(f, thresholds),
-                  chart=(label, "offered") if name in ("hourly", "daily") else None)
+    timed = name in ("hourly", "daily")
+    return Report(name, titles[name],
+                  [label, *(no_calls if calls is not None else ()), *empty.keys()], out,
+                  _conventions(f, thresholds, calls is not None),
+                  chart=(label, "offered") if timed else None,
+                  charts=[(label, c) for c in ("offered", "service_level", "abandoned")]
+                  if timed else [])
 
 
 _BUILDERS: dict[str, Callable[[Any, Filters], Report]] = {
     "agents": agents_report, "trunks": trunks_report, "ivr": ivr_report,
-    "surveys": surveys_report}
+    "surveys": surveys_report, **OUTBOUND_BUILDERS}
 
 
 def build_report(conn: Any, name: str, filters: Filters, *, fold: bool = True) -> Report:

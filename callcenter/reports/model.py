@@ -12,7 +12,8 @@ from callcenter.errors import CallcenterError
 __all__ = ["REPORTS", "Filters", "Report", "ReportError"]
 
 REPORTS = ("summary", "hourly", "daily", "queues", "sites", "agents", "trunks", "ivr",
-           "surveys")
+           "surveys", "outbound", "outbound-hourly", "outbound-callerid", "outbound-trunks",
+           "outbound-lateness")
 
 
 class ReportError(CallcenterError):
@@ -37,6 +38,8 @@ class Filters:
     default_sl_seconds: int = 20
     # "now" for a state still open (an agent paused now counts up to now); default the clock
     now: dt.datetime | None = None
+    # outbound lateness target per campaign, seconds (from the site file's campaigns)
+    lateness_targets: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -47,6 +50,12 @@ class Filters:
                               f"must be after --from ({self.start:%Y-%m-%d %H:%M})")
         if self.sl_formula not in ("offered", "answered"):
             raise ReportError("the service-level formula is 'offered' or 'answered'")
+
+    def described(self) -> str:
+        """The selection as the reports' first column shows it: "all", or the filters."""
+        given = [f"{k} {v}" for k, v in (("site", self.site), ("queue", self.queue),
+                                         ("agent", self.agent)) if v]
+        return ", ".join(given) or "all"
 
     def params(self) -> dict[str, Any]:
         import json
@@ -67,6 +76,8 @@ class Report:
     rows: list[list[Any]]
     notes: list[str] = field(default_factory=list)
     chart: tuple[str, str] | None = None  # (label column, value column) for a bar chart
+    # (label column, value column) of each chart of the HTML page, side by side
+    charts: list[tuple[str, str]] = field(default_factory=list)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]

@@ -122,6 +122,7 @@ class SippServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.stat = self.workdir / "uas.csv"
+        self.message_file = self.workdir / "uas-messages.log"
 
     def start(self) -> SippServer:
         args = ["-sn", self.scenario]
@@ -130,7 +131,8 @@ class SippServer:
             path.write_text(self.scenario, encoding="utf-8")
             args = ["-sf", str(path)]
         cmd = [_binary(), *args, "-i", self.local_ip, "-p", str(self.port), "-aa", "-nostdin",
-               "-trace_stat", "-stf", str(self.stat), "-fd", "1", "-mp", "0"]
+               "-trace_stat", "-stf", str(self.stat), "-fd", "1", "-mp", "0",
+               "-trace_msg", "-message_file", str(self.message_file)]
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.3)
@@ -141,6 +143,13 @@ class SippServer:
 
     def stats(self) -> dict[str, str]:
         return _last_stats(self.stat)
+
+    def messages(self) -> str:
+        """Every SIP message this UAS sent and received so far (its -trace_msg file)."""
+        try:
+            return self.message_file.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def count(self, name: str) -> int:
         try:

@@ -66,16 +66,31 @@ def uac_scenario(*, caller_number: str = "13800138000", caller_name: str = "call
 
 
 def uas_scenario(mode: str = "answer", *, answer_after_ms: int = 0,
-                 hangup_after_ms: int = 0, name: str = "callcenter-uas") -> str:
-    """A phone or carrier: mode "answer" (then waits for BYE), "busy" (486) or "noanswer"
-    (rings until cancelled)."""
-    if mode not in ("answer", "busy", "noanswer"):
-        raise ValueError(f"mode must be answer, busy or noanswer, not {mode!r}")
-    return _env.get_template("uas.xml.j2").render(name=name, mode=mode,
-                                                   answer_after_ms=answer_after_ms,
-                                                   hangup_after_ms=hangup_after_ms)
+                 hangup_after_ms: int = 0, answer_after_max_ms: int = 0,
+                 hangup_after_max_ms: int = 0, name: str = "callcenter-uas") -> str:
+    """A phone or carrier: mode "answer" (then waits for BYE), "busy" (486), "unavailable"
+    (503, a carrier refusing) or "noanswer" (rings until cancelled). A `*_max_ms` above its
+    `*_ms` makes that pause uniformly random between the two (callees of a benchmark)."""
+    if mode not in ("answer", "busy", "unavailable", "noanswer"):
+        raise ValueError(f"mode must be answer, busy, unavailable or noanswer, not {mode!r}")
+    return _env.get_template("uas.xml.j2").render(
+        name=name, mode=mode, answer_after_ms=answer_after_ms,
+        answer_after_max_ms=max(answer_after_ms, answer_after_max_ms),
+        hangup_after_ms=hangup_after_ms,
+        hangup_after_max_ms=max(hangup_after_ms, hangup_after_max_ms))
 
 
 def register_scenario(user: str, expires: int = 3600) -> str:
     """A desk phone registering as `user` (answers the 401 challenge; sipp -au/-ap)."""
     return _env.get_template("register.xml.j2").render(user=user, expires=expires)
+
+
+def uas_keys_scenario(steps: list[Step] | tuple[Step, ...], *, hangup_after_ms: int = 0,
+                      name: str = "callcenter-uas-keys") -> str:
+    """A desk phone that answers, then presses keys (SIP INFO; pauses between): e.g. ## and
+    a queue code to transfer. Then it waits for Asterisk's BYE, or hangs up itself
+    `hangup_after_ms` later (a consultative transfer completes when the agent hangs up)."""
+    if any(s.kind == "dtmf" and s.pcap for s in steps):
+        raise ValueError("the keypad phone sends its keys as SIP INFO only")
+    return _env.get_template("uas_keys.xml.j2").render(name=name, steps=list(steps),
+                                                       hangup_after_ms=hangup_after_ms)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from callcenter.errors import Problem, SiteError
+from callcenter.site.flowcheck import compile_flows
 from callcenter.site.flowfiles import load_flow_sources
 from callcenter.site.model import Site, SiteFile
 from callcenter.site.schema import parse_site_file
@@ -40,7 +41,8 @@ def load_site_file(path: str | Path) -> SiteFile:
 
 def load_site(path: str | Path, *, secrets: str | Path | None = None,
               env: Mapping[str, str] | None = None) -> Site:
-    """Load, type-check and cross-check a site file, its flows and its secrets.
+    """Load, type-check and cross-check a site file, its flows and its secrets; the
+    flows are compiled here, once (`Site.flows`).
 
     Raises SiteError listing every problem found (not just the first)."""
     env = os.environ if env is None else env
@@ -48,12 +50,11 @@ def load_site(path: str | Path, *, secrets: str | Path | None = None,
     src, spec, problems = _parse(path)
     flow_sources, flow_paths, errs = load_flow_sources(src, spec)
     problems += errs
-    from callcenter.ivr.check import check_flows  # the flow language checks its own files
-
-    problems += check_flows(src, spec, flow_sources)
+    flows, errs = compile_flows(spec, flow_sources)  # once: the running site keeps these
+    problems += errs
     secret_values, errs = resolve_secrets(src, spec, locate_secrets(path, spec, secrets, env), env)
     problems += errs
     if problems or secret_values is None:
         raise SiteError(sorted(problems, key=lambda p: (p.file, p.line, p.column)))
-    return Site(path=path.resolve(), spec=spec, secrets=secret_values,
-                flows={k: s.data for k, s in flow_sources.items()}, flow_files=flow_paths)
+    return Site(path=path.resolve(), spec=spec, secrets=secret_values, flows=flows,
+                flow_files=flow_paths)

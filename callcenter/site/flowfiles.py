@@ -1,4 +1,5 @@
-"""Finding and parsing the IVR flow files a site names (the flow language lives in ivr/)."""
+"""Finding and reading the IVR flow files a site names (flownodes.py and flowcheck.py
+compile them)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def _silent_gotos(flow: Any, edges: Any, waits: tuple[type, ...], goto: type
 def goto_loops(flows: dict[str, Any], sources: dict[str, Source], edges: Any,
                waits: tuple[type, ...], goto: type) -> list[Problem]:
     """One problem per cycle of flows that go to each other with no caller input between;
-    `edges`, `waits` and `goto` come from the flow language (callcenter.ivr)."""
+    `edges`, `waits` and `goto` come from the flow language (site/flownodes.py, flowcheck.py)."""
     graph = {name: _silent_gotos(f, edges, waits, goto) for name, f in flows.items()}
     out: list[Problem] = []
     reported: set[str] = set()

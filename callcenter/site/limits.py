@@ -37,7 +37,7 @@ LIMITS: dict[str, Limit] = {
     "skill.level": Limit(1, 10, "1 lowest, 10 highest"),
     # VIP tiers: the C scheduler keeps one heap per tier
     "call.priority": Limit(0, 9, "0 normal, 9 highest VIP tier"),
-    "queue.expand_levels": Limit(0, 9),
+    "queue.expand_levels": Limit(0, 9, "levels below each minimum under skill expansion"),
     "queue.service_level_seconds": Limit(0, 3600),
     "queue.max_wait_seconds": Limit(0, DAY, "0: never overflow"),
     "queue.expand_after_seconds": Limit(0, DAY),
@@ -58,6 +58,28 @@ LIMITS: dict[str, Limit] = {
     "asterisk.phone_qualify_seconds": Limit(0, 3600, "0: off"),
     "metrics.port": Limit(0, 65535, "0: off"),
     "database.short_abandon_seconds": Limit(0, 600),
+    # the scheduler's Scheduler(missed_limit=, resume_window=)
+    "acd.missed_limit": Limit(0, 100, "0: never pause an agent for missed calls"),
+    "acd.resume_window_seconds": Limit(0, 3600, "0: a caller who hangs up loses the place"),
+    # the outbound section (callcenter/site/outboundcheck.py, docs/outbound.md)
+    "trunk.calls_per_second": Limit(1, 1000, "the carrier's calls-per-second limit"),
+    "outbound.caller_ids.daily_cap": Limit(0, 1_000_000, "0: no cap"),
+    "outbound.limits.per_minute": Limit(1, 60),
+    "outbound.limits.per_hour": Limit(1, 1000),
+    "outbound.limits.per_day": Limit(1, 10000),
+    "outbound.templates.lead_minutes": Limit(1, 240, "minutes before the lesson"),
+    "outbound.templates.retries": Limit(0, 5, "tries after the first"),
+    "outbound.templates.retry_minutes": Limit(1, 120),
+    "outbound.campaigns.concurrency": Limit(1, 1000, "calls at once"),
+    # the Originate timeout: how long the callee's phone rings
+    "outbound.campaigns.ring_seconds": Limit(5, 300),
+    "outbound.campaigns.target_minutes": Limit(1, 1440),
+    "outbound.webhooks.timeout_seconds": Limit(1, 60),
+    "outbound.api.port": Limit(0, 65535, "0: off"),
+    # the topology (callcenter/site/topologycheck.py, docs/cluster.md)
+    "nodes.capacity": Limit(1, 10000, "concurrent calls with media on the node"),
+    "port": Limit(1, 65535),
+    "proxy.probe_seconds": Limit(1, 60, "seconds between the proxy's OPTIONS to a node"),
 }
 
 

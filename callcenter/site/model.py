@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
@@ -22,8 +22,14 @@ from callcenter.site.fields import (
     PhoneNumber,
     Text,
 )
+from callcenter.site.outbound import Outbound
+from callcenter.site.topology import DaemonDef, NodeDef, Proxy
+
+if TYPE_CHECKING:  # flownodes types its fields with this package's validators
+    from callcenter.site.flownodes import Flow
 
 __all__ = [
+    "AcdSettings",
     "Agent",
     "Announce",
     "AsteriskSettings",
@@ -43,10 +49,16 @@ __all__ = [
     "Trunk",
 ]
 
+# what outbound calls may reach when the site file says nothing: domestic, ordinary-rate
+# numbers; international and premium never unless a site says so (docs/dialling.md)
+DEFAULT_ALLOWED: tuple[str, ...] = ("internal", "local", "national", "mobile", "freephone")
+
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# how Asterisk sends and reads keypad digits on a SIP endpoint (PJSIP dtmf_mode)
+DtmfMode = Literal["rfc4733", "inband", "info", "auto", "auto_info"]
 
 
 @dataclass(config=_STRICT)
@@ -68,6 +80,9 @@ class SiteDef:
     region: Text = ""
     # caller number prefixes (area codes, mobile segments) that belong to this site's region
     area_codes: list[Digits] = field(default_factory=list)
+    # provinces this site serves (Chinese short names, e.g. [四川]): a mobile caller whose
+    # number area_codes does not place is routed by its 号码归属地 (outbound/region.py)
+    provinces: list[Text] = field(default_factory=list)
     # where this site's desk phones may register and call from (the office network); empty:
     # from anywhere (check warns)
     phone_networks: list[Network] = field(default_factory=list)
@@ -105,10 +120,9 @@ class Dialling:
     transfers, callbacks and campaigns, `roles` for agents' desk phones, per-site overrides;
     international and premium are refused unless listed."""
 
-    allow: list[Key] = field(default_factory=lambda: [
-        "internal", "local", "national", "mobile", "freephone"])
+    allow: list[Key] = field(default_factory=lambda: list(DEFAULT_ALLOWED))
     roles: dict[Key, list[Key]] = field(default_factory=lambda: {
-        "agent": ["internal", "local", "national", "mobile", "freephone"]})
+        "agent": list(DEFAULT_ALLOWED)})
     agent_emergency: bool = True
     sites: dict[Key, SiteDialling] = field(default_factory=dict)
     # the caller name customers see on outbound calls; None: the company's name, "": none
@@ -137,6 +151,11 @@ class Queue:
     # where a call goes after max_wait: queue:NAME, site:NAME, voicemail:NAME, callback, hangup
     overflow: str = "voicemail:default"
     expand_after_seconds: int | None = None
+    # under skill expansion: how many levels below each minimum, and a second site's agents
+    expand_levels: int = 1
+    overflow_site: Key | None = None
+    # the average handle time estimated waits start from, before real calls move it
+    handle_time_seconds: int = 180
     wrap_up_seconds: int = 10
     music_class: Key = "default"
     announce: Announce = field(default_factory=Announce)
@@ -147,6 +166,10 @@ class Queue:
     code: Digits | None = None
     # an unanswered callback customer is dialled again after this long (3 attempts in all)
     callback_retry_seconds: int = 120
+    # a flow asking the caller about the call, run when the agent hangs up first
+    survey: Key | None = None
+    # ask while waiting (press 1 to take part): only callers who pressed 1 get the survey
+    survey_ask_first: bool = False
 
 
 @dataclass(config=_STRICT)
@@ -165,19 +188,33 @@ class Trunk:
     qualify_seconds: int = 30
     codecs: list[Literal["alaw", "ulaw", "g722", "gsm"]] = field(
         default_factory=lambda: ["alaw", "ulaw"])
+    dtmf_mode: DtmfMode = "rfc4733"
+    # new calls the dialler may start on this trunk per second (the carrier's CPS limit)
+    calls_per_second: int = 10
 
 
 @dataclass(config=_STRICT)
 class NumberDef:
-    """A national service number (400/95/1010) or ordinary DID with its two routes."""
+    """A national service number (400/95/1010) or ordinary DID with its routes: calls go
+    out through the first trunk and fail over to the second. One carrier only: leave
+    `second_route` out (it becomes the first; check warns)."""
 
     number: Digits
     flow: Key
     first_route: Key
-    second_route: Key
+    second_route: Key | None = None
     kind: Literal["400", "95", "1010", "did"] | None = None
     site: Key | None = None
     description: Text = ""
+
+    def __post_init__(self) -> None:
+        if self.second_route is None:
+            self.second_route = self.first_route
+
+    @property
+    def one_route(self) -> bool:
+        """True when both routes are the same trunk: no failover to another carrier."""
+        return self.second_route == self.first_route
 
 
 @dataclass(config=_STRICT)
@@ -236,6 +273,19 @@ class AsteriskSettings:
     # how often Asterisk sends OPTIONS to agents' phones (0: never; unreachable phones pause
     # their agent until they answer again)
     phone_qualify_seconds: int = 30
+    # how the desk phones send keypad digits (menus, PINs, feature codes)
+    phone_dtmf_mode: DtmfMode = "rfc4733"
+
+
+@dataclass(config=_STRICT)
+class AcdSettings:
+    """The call distributor's agent rules (docs/routing.md)."""
+
+    # unanswered rings in a row before an agent is paused as "missed" (0: never)
+    missed_limit: int = 3
+    # a caller who hangs up and calls the same queue again within this long gets the old
+    # place back (0: never)
+    resume_window_seconds: int = 60
 
 
 @dataclass(config=_STRICT)
@@ -275,7 +325,13 @@ class SiteFile:
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     database: StoreSettings = field(default_factory=StoreSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    acd: AcdSettings = field(default_factory=AcdSettings)
     dialling: Dialling = field(default_factory=Dialling)
+    outbound: Outbound = field(default_factory=Outbound)
+    # several servers (docs/cluster.md): none of them on one server
+    nodes: dict[Key, NodeDef] = field(default_factory=dict)
+    proxy: Proxy | None = None
+    daemons: dict[Key, DaemonDef] = field(default_factory=dict)
     secrets: str | None = None
     contacts: str | None = None
 
@@ -289,6 +345,10 @@ class Secrets:
     pins: dict[str, str]  # agent id -> keypad PIN
     trunk_passwords: dict[str, str]  # trunk name -> password
     agi_secret: str = ""  # first part of every FastAGI request path (CC_AGI)
+    # HTTP API clients: name -> (bearer token, scopes: reminders, leads, read)
+    api_clients: dict[str, tuple[str, frozenset[str]]] = dataclasses.field(
+        default_factory=dict)
+    webhook_secrets: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -298,9 +358,18 @@ class Site:
     path: Path
     spec: SiteFile
     secrets: Secrets
-    flows: dict[str, dict]  # flow name -> parsed flow document
+    # flow name -> its nodes, compiled when the site was loaded (a flow file edited since
+    # changes nothing until the site is loaded again)
+    flows: dict[str, Flow]
     flow_files: dict[str, Path]
+    # the node this copy is rendered for (callcenter/render/nodes.py); "" on one server
+    node: str = ""
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def clustered(self) -> bool:
+        """Several Asterisk nodes behind a proxy rather than one server."""
+        return bool(self.spec.nodes)

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from callcenter.acd import rules
+from callcenter.acd.rules import site_overflow_queue
 from callcenter.errors import Problem
 from callcenter.site.model import Agent, Queue, SiteFile
 from callcenter.site.yamlsrc import Source
 
 __all__ = ["check_queues", "expansion_only", "serves"]
 
-# the daemon builds every QueueConfig with the scheduler's default expand_levels (1)
-_EXPAND_LEVELS = 1
-
 
 def serves(agent: Agent, queue: Queue, expanded: bool = False) -> bool:
     """Whether the scheduler would offer `queue`'s calls to `agent` (as its _tier does):
-    the queue's site only, and every required skill at its level (under skill expansion,
-    up to one level lower, never below 1)."""
-    if queue.site is not None and agent.site != queue.site:
+    its staff (acd.rules.serves), or under skill expansion also the overflow_site's agents,
+    and up to expand_levels lower, never below 1."""
+    if not expanded:
+        return rules.serves(agent.site, agent.skills, queue.site, queue.skills)
+    if queue.site is not None and agent.site not in {queue.site, queue.overflow_site}:
         return False
-    drop = _EXPAND_LEVELS if expanded else 0
+    drop = queue.expand_levels
     return all(agent.skills.get(s, 0) >= max(1, m - drop) for s, m in queue.skills.items())
 
 
@@ -65,7 +66,10 @@ def _overflow_cycles(src: Source, spec: SiteFile) -> list[Problem]:
     nxt: dict[str, str] = {}
     for key, q in spec.queues.items():
         kind, _, target = q.overflow.partition(":")
-        if kind == "queue" and target in spec.queues and target != key and q.max_wait_seconds:
+        if kind == "site":  # the same skills at that site's queue (acd/live/overflow.py)
+            target = site_overflow_queue(spec.queues, key, target) or ""
+        if kind in ("queue", "site") and target in spec.queues and target != key \
+                and q.max_wait_seconds:
             nxt[key] = target
     out: list[Problem] = []
     reported: set[str] = set()

@@ -1,5 +1,6 @@
-"""SIP passwords, agent PINs and the AMI secret: read from a file outside the repo or the
-environment, generated when asked, never written into the site file."""
+"""SIP passwords, agent PINs, the AMI secret, HTTP API tokens and webhook secrets: read from
+a file outside the repo or the environment, generated when asked, never written into the
+site file."""
 
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ from callcenter.errors import Problem, SecretsError
 from callcenter.site.model import Secrets, SiteFile
 from callcenter.site.yamlsrc import Source
 
-__all__ = ["check_file_safety", "env_name", "generate_secrets", "locate_secrets",
-           "resolve_secrets", "weakness"]
+__all__ = ["API_SCOPES", "DEFAULT_API_CLIENTS", "MIN_TOKEN", "check_file_safety", "env_name",
+           "generate_secrets", "locate_secrets", "resolve_secrets", "weakness"]
 
 ENV_FILE = "CALLCENTER_SECRETS"
 _ALPHABET = string.ascii_letters + string.digits
+API_SCOPES: tuple[str, ...] = ("reminders", "leads", "read")
+# clients `secrets generate` creates: the booking system and the CRM
+DEFAULT_API_CLIENTS: dict[str, tuple[str, ...]] = {"booking": ("reminders",),
+                                                   "crm": ("leads", "read")}
+MIN_TOKEN = 32  # API tokens and webhook secrets: at least this many characters
+_TOKEN_CHARS = frozenset(_ALPHABET + "-._~+/=")  # what an Authorization header carries as is
 
 
 def env_name(kind: str, name: str = "") -> str:
@@ -168,10 +175,67 @@ def resolve_secrets(src: Source, spec: SiteFile, path: Path,
             entry = trunks.get(name) or {}
             trunk_pw[name] = pick("TRUNK_PASSWORD", name, entry.get("password"),
                                   ("trunks", name), f"password for trunk '{name}'")
+    clients = _api_clients(src, spec, data, path, env, problems)
+    hooks = {name: _long_secret(src, ("outbound", "webhooks", name), f"webhook '{name}'",
+                                "secret", env_name("WEBHOOK_SECRET", name),
+                                (data.get("webhooks") or {}).get(name), path, env, problems)
+             for name in spec.outbound.webhooks}
     if problems:
         return None, problems
     return Secrets(ami_secret=ami, sip_passwords=sip, pins=pins, trunk_passwords=trunk_pw,
-                   agi_secret=_agi_secret(env, data, ami)), []
+                   agi_secret=_agi_secret(env, data, ami), api_clients=clients,
+                   webhook_secrets=hooks), []
+
+
+def _long_secret(src: Source, where: tuple, who: str, what: str, var: str, stored: Any,
+                 path: Path, env: Mapping[str, str], problems: list[Problem]) -> str:
+    """An API token or webhook secret: random, at least MIN_TOKEN header-safe characters."""
+    value = env.get(var) or (str(stored) if stored is not None else "")
+    gen = f"run 'callcenter secrets generate {src.file}'"
+    fix = f"{gen} after removing it from {path}, or set {var}"
+    if not value:
+        problems.append(src.problem(where, f"{who} has no {what}",
+                                    f"{gen} to add one to {path}, or set {var}"))
+    elif len(value) < MIN_TOKEN or not set(value) <= _TOKEN_CHARS:
+        problems.append(src.problem(where, f"the {what} of {who} is unusable (at least "
+                                    f"{MIN_TOKEN} letters, digits or -._~+/=)", fix))
+    elif why := weakness(value):
+        problems.append(src.problem(where, f"the {what} of {who} is guessable: {why}", fix))
+    return value
+
+
+def _api_clients(src: Source, spec: SiteFile, data: dict[str, Any], path: Path,
+                 env: Mapping[str, str], problems: list[Problem]
+                 ) -> dict[str, tuple[str, frozenset[str]]]:
+    """`api_clients: {NAME: {token: ..., scopes: [...]}}`; the token may come from
+    CALLCENTER_API_TOKEN_NAME. Problems are located at the site file's outbound.api."""
+    raw = data.get("api_clients") or {}
+    where = ("outbound", "api")
+    if not isinstance(raw, dict):
+        problems.append(src.problem(where, f"api_clients in {path} is not a mapping",
+                                    "write api_clients: {NAME: {token: ..., scopes: [...]}}"))
+        return {}
+    clients: dict[str, tuple[str, frozenset[str]]] = {}
+    for name, entry in raw.items():
+        name = str(name)
+        entry = entry if isinstance(entry, dict) else {}
+        scopes = entry.get("scopes") or []
+        scopes = [scopes] if isinstance(scopes, str) else scopes
+        unknown = sorted(str(s) for s in scopes if s not in API_SCOPES)
+        if unknown or not scopes:
+            problems.append(src.problem(
+                where, f"API client '{name}' in {path}: " + (
+                    f"unknown scope '{unknown[0]}'" if unknown else "no scopes"),
+                f"use scopes from {', '.join(API_SCOPES)}"))
+        token = _long_secret(src, where, f"API client '{name}'", "token",
+                             env_name("API_TOKEN", name), entry.get("token"), path, env,
+                             problems)
+        if token and any(hmac.compare_digest(token, t) for t, _ in clients.values()):
+            problems.append(src.problem(where, f"API client '{name}' shares its token with "
+                                        "another client", f"give each client its own token "
+                                        f"in {path}"))
+        clients[name] = (token, frozenset(str(s) for s in scopes))
+    return clients
 
 
 def _agi_secret(env: Mapping[str, str], data: dict[str, Any], ami: str) -> str:
@@ -212,6 +276,21 @@ def generate_secrets(spec: SiteFile, path: Path) -> list[str]:
         if trunk.identify == "password" and not (trunks.get(name) or {}).get("password"):
             trunks.setdefault(name, {})["password"] = "CHANGE-ME-carrier-password"
             added.append(f"trunks.{name}.password (set the carrier's real one)")
+    clients = data.get("api_clients") or {}
+    data["api_clients"] = clients
+    for name, scopes in DEFAULT_API_CLIENTS.items():
+        entry = clients.setdefault(name, {}) or {}
+        clients[name] = entry
+        if not entry.get("token"):
+            entry["token"] = _token(MIN_TOKEN + 8)
+            entry.setdefault("scopes", list(scopes))
+            added.append(f"api_clients.{name}.token")
+    hooks = data.get("webhooks") or {}
+    data["webhooks"] = hooks
+    for name in spec.outbound.webhooks:
+        if not hooks.get(name):
+            hooks[name] = _token(MIN_TOKEN + 8)
+            added.append(f"webhooks.{name}")
     if added:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

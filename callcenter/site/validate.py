@@ -13,7 +13,9 @@ from callcenter.site.hours import parse_ranges
 from callcenter.site.limits import out_of_range
 from callcenter.site.model import SiteFile
 from callcenter.site.numbers import dial_forms, format_error
+from callcenter.site.outboundcheck import check_outbound
 from callcenter.site.queuecheck import check_queues
+from callcenter.site.topologycheck import check_topology
 from callcenter.site.yamlsrc import PathKey, Source
 
 __all__ = ["check_site"]
@@ -117,15 +119,22 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
 
     for key, queue in spec.queues.items():
         c.ref(("queues", key, "site"), queue.site, spec.sites, "site", "sites")
+        c.ref(("queues", key, "overflow_site"), queue.overflow_site, spec.sites, "site",
+              "sites")
         if not queue.skills:
             c.add(("queues", key, "skills"), "a queue needs at least one required skill",
                   "add e.g. 'sales: 1'")
         for skill in queue.skills:
             c.ref(("queues", key, "skills", skill), skill, spec.skills, "skill", "skills")
         _overflow(c, key, queue.overflow)
+        c.ref(("queues", key, "survey"), queue.survey, spec.flows, "flow", "flows")
+        if queue.survey_ask_first and queue.survey is None:
+            c.add(("queues", key, "survey_ask_first"), "survey_ask_first without a survey",
+                  "name the survey flow in 'survey:', or remove survey_ask_first")
         for field_name in ("service_level_seconds", "max_wait_seconds", "wrap_up_seconds",
                            "expand_after_seconds", "callback_offer_after_seconds",
-                           "callback_retry_seconds", "weight", "ring_seconds"):
+                           "callback_retry_seconds", "weight", "ring_seconds",
+                           "expand_levels", "handle_time_seconds"):
             c.bounded(("queues", key, field_name), f"queue.{field_name}",
                       getattr(queue, field_name))
         for field_name in ("first_after", "every"):
@@ -172,17 +181,16 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
         seen_numbers.setdefault(num.number, i)
         c.ref(("numbers", i, "flow"), num.flow, spec.flows, "flow", "flows")
         c.ref(("numbers", i, "first_route"), num.first_route, spec.trunks, "trunk", "trunks")
-        c.ref(("numbers", i, "second_route"), num.second_route, spec.trunks, "trunk", "trunks")
+        if not num.one_route:  # an omitted second route is the first: reported once
+            c.ref(("numbers", i, "second_route"), num.second_route, spec.trunks, "trunk",
+                  "trunks")
         c.ref(("numbers", i, "site"), num.site, spec.sites, "site", "sites")
-        if num.first_route == num.second_route:
-            c.add(("numbers", i, "second_route"),
-                  f"first and second route are the same trunk '{num.first_route}'",
-                  "name a different carrier's trunk as second route, so one failure does "
-                  "not stop both")
     if not spec.numbers:
         c.add(("numbers",), "no numbers are defined", "add the 400/95 number callers dial")
     _dial_forms(c)
     c.problems += check_queues(src, spec)
+    c.problems += check_outbound(src, spec)
+    c.problems += check_topology(src, spec)
 
     for key, prompt in spec.prompts.items():
         if prompt.file is None and prompt.text is None:
@@ -204,6 +212,8 @@ def check_site(src: Source, spec: SiteFile) -> list[Problem]:
     c.bounded(("metrics", "port"), "metrics.port", spec.metrics.port)
     c.bounded(("database", "short_abandon_seconds"), "database.short_abandon_seconds",
               spec.database.short_abandon_seconds)
+    for name in ("missed_limit", "resume_window_seconds"):
+        c.bounded(("acd", name), f"acd.{name}", getattr(spec.acd, name))
     a = spec.asterisk
     for name in ("sip_port", "ami_port", "agi_port", "rtp_start", "rtp_end"):
         c.bounded(("asterisk", name), "asterisk.port", getattr(a, name), "port")

@@ -19,13 +19,15 @@ from cachetools import TTLCache
 from callcenter.errors import CallcenterError
 from callcenter.ivr.contacts import Contact, normalise_number
 
-__all__ = ["COLUMNS", "ImportResult", "PgContacts", "RowProblem", "import_contacts",
-           "read_contacts_csv"]
+__all__ = ["COLUMNS", "ImportResult", "ImportedContact", "PgContacts", "RowProblem",
+           "import_contacts", "read_contacts_csv"]
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("number", "name", "vip", "region", "language")
+COLUMNS = ("number", "name", "vip", "region", "language", "consent")
 LANGUAGES = ("zh", "yue", "en")
+# the optional consent column (to calls that are not a service: leads, surveys)
+_CONSENT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 _MISSING = object()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE]\+?\d+$")  # Excel's 1.38001E+10
@@ -33,6 +35,14 @@ _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE]\+?\d+$")  # Excel's 1.38001E+10
 
 class ContactFileError(CallcenterError):
     """The contact file as a whole cannot be read (encoding, header)."""
+
+
+@dataclass(frozen=True)
+class ImportedContact(Contact):
+    """A contact row of the file; `consent` None: the file does not say (a new contact has
+    none, an existing one keeps its own)."""
+
+    consent: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -101,12 +111,17 @@ def _check_row(path: Path, line: int, row: dict[str, str]) -> tuple[Contact | No
     if language not in LANGUAGES:
         bad("language", f"{language!r} is not a prompt language — one of "
             f"{', '.join(LANGUAGES)}")
+    consent_text = (row.get("consent") or "").strip().lower()
+    consent = _CONSENT.get(consent_text)
+    if consent_text and consent is None:
+        bad("consent", f"{consent_text!r} is not a consent — yes/no, true/false or 1/0 "
+            "(empty: unchanged)")
     if problems:
         return None, problems
-    return Contact(number, name, vip, region, language), []
+    return ImportedContact(number, name, vip, region, language, consent), []
 
 
-def read_contacts_csv(path: Path) -> tuple[list[Contact], list[RowProblem], str]:
+def read_contacts_csv(path: Path) -> tuple[list[ImportedContact], list[RowProblem], str]:
     """Good contacts, the problems of the bad rows, and the encoding the file was read as."""
     try:
         text, encoding = _decode(path)
@@ -122,7 +137,7 @@ def read_contacts_csv(path: Path) -> tuple[list[Contact], list[RowProblem], str]
         raise ContactFileError(f"{path}:1: unknown column(s) {', '.join(extra)} — the columns "
                                f"are {','.join(COLUMNS)}")
     reader.fieldnames = header
-    contacts: list[Contact] = []
+    contacts: list[ImportedContact] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
     for row in reader:
@@ -146,22 +161,30 @@ def read_contacts_csv(path: Path) -> tuple[list[Contact], list[RowProblem], str]
 
 def import_contacts(conn: Any, contacts: list[Contact], *, replace: bool = False,
                     progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Upsert in one transaction: all of it is stored, or nothing."""
+    """Upsert in one transaction: all of it is stored, or nothing. A contact's consent is
+    set only where its row says yes or no (ImportedContact.consent)."""
     result = ImportResult()
     with conn.transaction():
-        conn.execute("CREATE TEMP TABLE incoming (LIKE contacts) ON COMMIT DROP")
-        with conn.cursor().copy("COPY incoming (number, name, vip, region, language) "
-                                "FROM STDIN") as copy:
+        conn.execute("CREATE TEMP TABLE incoming (number text PRIMARY KEY, name text, "
+                     "vip smallint, region text, language text, consent boolean) "
+                     "ON COMMIT DROP")
+        with conn.cursor().copy("COPY incoming (number, name, vip, region, language, "
+                                "consent) FROM STDIN") as copy:
             for i, c in enumerate(contacts, 1):
-                copy.write_row((c.number, c.name, c.vip, c.region, c.language))
+                copy.write_row((c.number, c.name, c.vip, c.region, c.language,
+                                getattr(c, "consent", None)))
                 if progress and i % 1000 == 0:
                     progress(1000)
         if progress:
             progress(len(contacts) % 1000)
         rows = conn.execute("""
-            INSERT INTO contacts SELECT * FROM incoming
+            INSERT INTO contacts (number, name, vip, region, language, consent)
+            SELECT number, name, vip, region, language, coalesce(consent, false)
+            FROM incoming
             ON CONFLICT (number) DO UPDATE SET name = excluded.name, vip = excluded.vip,
-                region = excluded.region, language = excluded.language
+                region = excluded.region, language = excluded.language,
+                consent = coalesce((SELECT i.consent FROM incoming i
+                                    WHERE i.number = excluded.number), contacts.consent)
             RETURNING (xmax = 0)""").fetchall()
         result.inserted = sum(1 for (new,) in rows if new)
         result.updated = len(rows) - result.inserted

@@ -36,8 +36,25 @@ KINDS: dict[str, tuple[str, ...]] = {
     "agent.state": ("state", "reason", "prev", "prev_reason", "since", "device"),
     "agent.login_locked": ("device", "scope", "failures", "until"),
     "trunk.attempt": ("number", "route", "trunk", "status", "purpose"),
-    "survey.answer": ("flow", "question", "score", "scale"),
+    # surveys (docs/surveys.md). The columns call_id, queue, agent_id and site of a post-call
+    # survey's events are the surveyed call's (the caller's first channel) and the agent,
+    # queue and site that answered it. survey.answer is one per try of a question:
+    # outcome "answered" (score 1..scale), or "timeout"/"invalid" (score null: no key, or
+    # a key outside the scale); `attempt` counts from 1; `job`: a dialler survey call's job.
+    "survey.optin": ("entry",),  # a survey-first queue's caller pressed 1 while waiting
+    "survey.start": ("flow", "entry", "opted_in"),  # the survey flow begins (offered)
+    "survey.answer": ("flow", "question", "score", "scale", "outcome", "attempt", "entry",
+                      "job"),
+    "survey.end": ("flow", "entry", "outcome", "answers"),  # completed|caller_hangup|failed
     "dial.refused": ("origin", "number_class", "number", "reason", "device"),
+    # automatic calls (docs/outbound.md): one attempt placed, how it ended (`final`: the
+    # job is over), a callee who pressed 9
+    "outbound.attempt": ("job", "attempt", "job_kind", "campaign", "number", "trunk",
+                         "caller_id", "caller_id_kind", "lateness_ms", "attempt_no"),
+    "outbound.result": ("job", "attempt", "job_kind", "campaign", "external_id", "number",
+                        "result", "dial_status", "caller_id_kind", "trunk", "final",
+                        "attempts"),
+    "outbound.opt_out": ("job", "number", "campaign", "job_kind"),
 }
 
 

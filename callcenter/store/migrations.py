@@ -80,6 +80,93 @@ MIGRATIONS: tuple[str, ...] = (
     -- a fold finds the events of the entries it recomputes by this
     CREATE INDEX events_entry ON events ((data->>'entry')) WHERE data ? 'entry';
     """,
+    # 5: outbound (docs/outbound.md): jobs the dialler places, each attempt (its id is the
+    # Originate's channel id), the do-not-call list, contacts' consent, campaigns paused by
+    # a supervisor and how often each pool number was shown per day (webhooks need no table
+    # of their own: they are sent from the events, behind a cursor in `projections`)
+    """
+    CREATE TABLE outbound_jobs (
+        id uuid PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('reminder', 'lead', 'survey', 'callback')),
+        campaign text NOT NULL,
+        client text NOT NULL DEFAULT '',
+        idempotency_key text,
+        external_id text,
+        number text NOT NULL,
+        template text,
+        variables jsonb NOT NULL DEFAULT '{}'::jsonb,
+        not_before timestamptz NOT NULL,
+        deadline timestamptz NOT NULL,
+        state text NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'dialling', 'done', 'cancelled', 'expired',
+                             'refused')),
+        result text,
+        attempts integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL DEFAULT 1,
+        retry_seconds integer NOT NULL DEFAULT 180,
+        next_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        reason text,
+        UNIQUE (client, idempotency_key)
+    );
+    CREATE INDEX outbound_jobs_due ON outbound_jobs (next_at) WHERE state = 'pending';
+    CREATE INDEX outbound_jobs_external ON outbound_jobs (kind, external_id);
+    CREATE INDEX outbound_jobs_campaign ON outbound_jobs (campaign, created_at);
+    CREATE TABLE outbound_attempts (
+        id uuid PRIMARY KEY,
+        job_id uuid NOT NULL REFERENCES outbound_jobs (id),
+        number text NOT NULL,
+        started_at timestamptz NOT NULL,
+        ended_at timestamptz,
+        trunk text,
+        caller_id text,
+        caller_id_kind text,
+        state text NOT NULL DEFAULT 'dialling'
+            CHECK (state IN ('dialling', 'ended', 'unknown')),
+        result text,
+        dial_status text,
+        amd text,
+        lateness_ms bigint,
+        data jsonb NOT NULL DEFAULT '{}'::jsonb
+    );
+    CREATE INDEX outbound_attempts_number ON outbound_attempts (number, started_at);
+    CREATE INDEX outbound_attempts_job ON outbound_attempts (job_id);
+    CREATE INDEX outbound_attempts_live ON outbound_attempts (started_at)
+        WHERE state = 'dialling';
+    CREATE TABLE dnc (
+        number text PRIMARY KEY,
+        added_at timestamptz NOT NULL DEFAULT now(),
+        source text NOT NULL,
+        note text NOT NULL DEFAULT ''
+    );
+    ALTER TABLE contacts ADD COLUMN consent boolean NOT NULL DEFAULT false;
+    CREATE TABLE campaign_state (
+        name text PRIMARY KEY,
+        paused boolean NOT NULL DEFAULT false,
+        changed_at timestamptz NOT NULL DEFAULT now(),
+        changed_by text NOT NULL DEFAULT ''
+    );
+    CREATE TABLE caller_id_usage (
+        day date NOT NULL,
+        number text NOT NULL,
+        uses integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, number)
+    );
+    """,
+    # 6: several daemons (docs/cluster.md): the ACD leader's lease. `term` grows with every
+    # new holder and fences a deposed leader's late actions; `backend_pid` is the holder's
+    # lease connection, so a standby sees at once when that connection is gone
+    """
+    CREATE TABLE cluster_lease (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        term bigint NOT NULL,
+        expires_at timestamptz NOT NULL,
+        renewed_at timestamptz NOT NULL DEFAULT now(),
+        backend_pid integer
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

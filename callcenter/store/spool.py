@@ -59,14 +59,17 @@ class Spool:
         self._fd = os.open(self.dir / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._name, self._size = name, 0
 
-    def append(self, event: Event) -> None:
-        """Write one whole line, or raise OSError (ENOSPC, EIO…) having written nothing: a
-        short write is cut off again, so no torn line can swallow the next event."""
-        data = (event.to_line() + "\n").encode()
+    def append(self, event: Event, line: str | None = None) -> tuple[Position, Position]:
+        """Write one whole line (`line`: event.to_line() if the caller has it already) and
+        return where it starts and ends, or raise OSError (ENOSPC, EIO…) having written
+        nothing: a short write is cut off again, so no torn line can swallow the next
+        event."""
+        data = ((line if line is not None else event.to_line()) + "\n").encode()
         full = self._size and self._size + len(data) > self.segment_bytes
         if self._fd < 0 or self._torn or full:
             self._open_new()
             self._torn = False
+        start = Position(self._name, self._size)
         view = memoryview(data)
         try:
             while view:
@@ -81,6 +84,11 @@ class Spool:
         self._size += len(data)
         self._dirty = True
         self.appended += 1
+        return start, Position(self._name, self._size)
+
+    def end(self) -> Position:
+        """Where the next line goes (in this process's own segment)."""
+        return Position(self._name, self._size)
 
     def sync(self) -> None:
         if self._dirty and self._fd >= 0:

@@ -4,6 +4,7 @@ scheduler picks the agent, the daemon rings the phone; answers, misses, busy, ab
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,9 +41,13 @@ def secrets_of(asterisk: RunningAsterisk, ext: str) -> tuple[str, str, str]:
 
 
 def phone_up(asterisk: RunningAsterisk, sipp: Sipp, sipp_server: Callable[..., SippServer],
-             ext: str, mode: str, daemon: RunningDaemon) -> SippServer:
-    """Register a SIPp desk phone for `ext`, answer calls in `mode`, log its agent in."""
+             ext: str, mode: str, daemon: RunningDaemon,
+             login_as: str | None = None) -> SippServer:
+    """Register a SIPp desk phone for `ext`, answer calls in `mode`, log its agent in (or
+    agent `login_as`: hot-desking)."""
     agent_id, password, pin = secrets_of(asterisk, ext)
+    if login_as is not None:
+        agent_id, pin = login_as, asterisk.site.secrets.pins[login_as]
     port = PHONE_PORTS[ext]
     reg = sipp.run(register_scenario(ext), service=ext, local_port=port, timeout=15,
                    extra=["-au", ext, "-ap", password])
@@ -77,6 +82,21 @@ def caller(sipp: Sipp, keys: str, talk_ms: int, number: str = "01062345678") -> 
              service="4008001234", timeout=90)
 
 
+def callback_requested(sipp: Sipp, daemon: RunningDaemon, number: str,
+                       busy_ms: int) -> threading.Thread:
+    """The sales agent (1003, logged in) takes a call lasting `busy_ms`; then `number`
+    calls sales, waits, hears the offer to be called back after 2 s, presses 1 and is hung
+    up on. Returns the busy caller's thread (still talking)."""
+    busy = threading.Thread(target=caller, args=(sipp, "1", busy_ms, "01011112222"))
+    busy.start()
+    daemon.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent on a call")
+    res = sipp.run(uac_scenario(caller_number=number,
+                                steps=[pause(1500), dtmf("1", 4000), dtmf("1", 0)]),
+                   service="4008001234", timeout=40)
+    assert res.successful == 1, res.errors[-1000:]
+    return busy
+
+
 def test_caller_is_connected_to_the_skilled_agent(asterisk: RunningAsterisk, sipp: Sipp,
                                                   sipp_server, acd: RunningDaemon) -> None:
     phone = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # agent 1002: tech 8
@@ -87,9 +107,26 @@ def test_caller_is_connected_to_the_skilled_agent(asterisk: RunningAsterisk, sip
     while phone.count("SuccessfulCall") < 1 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert phone.count("SuccessfulCall") == 1
-    # the screen pop: the caller name the phone saw names the queue
-    assert "Set(CALLERID(name)=tech)" in asterisk.log() or "CALLERID(name)=" in asterisk.log()
+    # the screen pop: the caller name the phone was rung with is exactly the queue's (an
+    # unknown caller: no VIP tier, no contact name)
+    invites = re.findall(r"^INVITE sip:.*?^From:\s*([^\r\n]*)", phone.messages(), re.M | re.S)
+    assert invites and all(f.startswith('"tech" <sip:') for f in invites), invites
     acd.wait_for(lambda s: agent(s, "1002")["state"] == "ready", 15, "ready after wrap-up")
+
+
+def test_a_hot_desking_agent_is_rung_at_the_phone_it_logged_in_at(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    """Li Na (1002, tech; her own desk is 8002, not registered) logs in at 8003."""
+    desk = phone_up(asterisk, sipp, sipp_server, "8003", "answer", acd, login_as="1002")
+    assert agent(acd.status(), "1002")["device"] == "8003"
+    caller(sipp, "3", 6000)  # tech support
+    doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] >= 1, 20, "an answer")
+    assert [(o["agent"], o["phone"]) for o in doc["queues"]["offers"]] == [("1002", "8003")]
+    deadline = time.monotonic() + 10
+    while desk.count("SuccessfulCall") < 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert desk.count("SuccessfulCall") == 1
+    assert agent(doc, "1002")["reason"] != "unreachable"
 
 
 def test_no_answer_returns_the_caller_and_the_next_agent_answers(
@@ -130,7 +167,6 @@ def test_daemon_killed_while_a_caller_waits_does_not_lose_the_caller(
         asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon,
         tmp_path: Path) -> None:
     import signal
-    import threading
 
     phone_up(asterisk, sipp, sipp_server, "8001", "busy", acd)  # 1001 will be paused "busy"
     t = threading.Thread(target=caller, args=(sipp, "2", 40000))
@@ -164,9 +200,8 @@ def test_daemon_killed_while_a_caller_waits_does_not_lose_the_caller(
 
 def test_vip_caller_overtakes(asterisk: RunningAsterisk, sipp: Sipp, sipp_server,
                               acd: RunningDaemon) -> None:
-    import threading
 
-    phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # 1002 alone serves tech
+    phone = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # 1002 alone: tech
     busy = threading.Thread(target=caller, args=(sipp, "3", 12000, "01011112222"))
     busy.start()
     acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent on a call")
@@ -180,6 +215,9 @@ def test_vip_caller_overtakes(asterisk: RunningAsterisk, sipp: Sipp, sipp_server
     assert (second["caller"], second["priority"]) == ("13800138000", 2)
     for t in (busy, normal, vip):
         t.join(60)
+    # the VIP's screen pop: tier, the contact's name (cut to the phone's 40 characters), queue
+    froms = re.findall(r"^INVITE sip:.*?^From:\s*\"([^\"]*)\"", phone.messages(), re.M | re.S)
+    assert froms[1] == "VIP2 Zhao Lei parent of Zhao Xiaoming te", froms
 
 
 def test_agent_missing_three_rings_is_paused_missed(asterisk: RunningAsterisk, sipp: Sipp,
@@ -188,6 +226,7 @@ def test_agent_missing_three_rings_is_paused_missed(asterisk: RunningAsterisk, s
     caller(sipp, "2", 16000)
     doc = acd.wait_for(lambda s: agent(s, "1001")["state"] == "paused", 30, "paused")
     assert agent(doc, "1001")["reason"] == "missed"
+    assert agent(doc, "1001")["misses"] == 3  # `callcenter status` shows the real count
     assert doc["queues"]["stats"]["no_answer"] == 3
     assert [o["agent"] for o in doc["queues"]["offers"]] == ["1001"] * 3
 
@@ -196,7 +235,6 @@ def test_transfer_to_another_queue_keeps_the_waiting_time(
         asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
     """Tech support (1002) passes the caller to course service; 1001 takes it there."""
     import asyncio
-    import threading
 
     phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # tech
     phone_up(asterisk, sipp, sipp_server, "8001", "answer", acd)  # course 6 > 1002's 4
@@ -230,21 +268,13 @@ def test_callback_keeps_the_place_and_rings_the_agent_first(
         asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
     """A waiting caller presses 1 for a call back and hangs up; when the agent is free the
     agent's phone rings first, then the customer is dialled through the number's routes."""
-    import threading
 
     from tests.fix_asterisk import CARRIER_PORTS
 
     customer = sipp_server(CARRIER_PORTS["telecom"], uas_scenario("answer",
                                                                   hangup_after_ms=2000))
     phone_up(asterisk, sipp, sipp_server, "8003", "answer", acd)  # 1003 alone sells
-    busy = threading.Thread(target=caller, args=(sipp, "1", 12000, "01011112222"))
-    busy.start()
-    acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent on a call")
-    # the second caller waits, hears the offer after 2 s, presses 1 and is hung up on
-    res = sipp.run(uac_scenario(caller_number="13912345678",
-                                steps=[pause(1500), dtmf("1", 4000), dtmf("1", 0)]),
-                   service="4008001234", timeout=40)
-    assert res.successful == 1, res.errors[-1000:]
+    busy = callback_requested(sipp, acd, "13912345678", 12000)
     doc = acd.wait_for(lambda s: s["queues"]["callbacks"], 60, "a callback result")
     result = doc["queues"]["callbacks"][0]
     assert (result["caller"], result["result"]) == ("13912345678", "completed")
@@ -265,3 +295,53 @@ def test_overflow_after_max_wait_goes_to_voicemail(
     doc = acd.status()
     assert doc["queues"]["overflows"][-1]["target"] == "voicemail:complaints"
     assert list((asterisk.conf_dir / "voicemail" / "complaints").glob("*.wav"))
+
+
+def agi_commands_since(asterisk: RunningAsterisk, offset: int) -> list[str]:
+    """The AGI commands Asterisk received (`agi set debug on`) since log offset `offset`."""
+    return re.findall(r"AGI Rx << (.*)", asterisk.log()[offset:])
+
+
+def test_a_waiting_caller_costs_no_command_a_second_and_a_freed_agent_gets_it_at_once(
+        asterisk: RunningAsterisk, sipp: Sipp, sipp_server, acd: RunningDaemon) -> None:
+    """Li Na (1002, alone on tech) talks to one caller while a second waits. Asterisk gets
+    no AGI command a second from the waiting session; when she is free again (after the
+    call's wrap-up), the daemon ends the caller's wait (PlayDTMF Receive, digit D) and
+    rings her at once."""
+    phone = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)
+    busy = threading.Thread(target=caller, args=(sipp, "3", 16000, "01011112222"))
+    busy.start()
+    waiting = None
+    try:
+        acd.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "1002 on a call")
+        waiting = threading.Thread(target=caller, args=(sipp, "3", 25000))
+        waiting.start()
+        acd.wait_for(lambda s: len(s["queues"]["waiting"]) == 2, 20, "a caller waiting")
+        asterisk.cli("agi set debug on")
+        time.sleep(1)  # the waiting session's first commands (music, the wait) are sent
+        start = len(asterisk.log())
+        time.sleep(4)
+        during = agi_commands_since(asterisk, start)
+        # before: one WAIT FOR DIGIT 1000 a second; now: the one 30 s wait already under way
+        assert during == [], during
+        doc = acd.wait_for(lambda s: s["queues"]["stats"]["offered"] >= 2, 30, "an offer")
+        stats = doc["queues"]["stats"]
+        assert stats["offer_to_ring_ms_max"] is not None
+        assert stats["offer_to_ring_ms_max"] < 500, stats
+        # the wait Asterisk ended was ended by the daemon's digit D (68), not its timeout
+        # (Asterisk's logger writes the line a moment later)
+        deadline = time.monotonic() + 5
+        while ("result=68" not in (tail := asterisk.log()[start:])
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        woken = [line for line in tail.splitlines() if "AGI Tx >> 200 result=" in line]
+        assert any(line.endswith("result=68") for line in woken), woken
+        deadline = time.monotonic() + 10
+        while phone.count("SuccessfulCall") < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert phone.count("SuccessfulCall") == 2
+    finally:
+        asterisk.cli("agi set debug off")
+        busy.join(60)
+        if waiting is not None:
+            waiting.join(60)

@@ -84,12 +84,12 @@ def user_daemon(asterisk, tmp_path: Path) -> Iterator[RunningDaemon]:
     shutil.rmtree(paths.spool, ignore_errors=True)
     assert hand_over(conf)  # what `callcenter render` as root does
     python, env = _interpreter()
-    proc = subprocess.Popen(
-        ["runuser", "-u", DAEMON_USER, "--", *python, "-m", "callcenter", "run",
-         str(site_dir / asterisk.site.path.name), "--conf", str(conf), "--log-level", "DEBUG",
-         "--at", "2026-11-24 20:05"],
-        stdout=(tmp_path / "daemon.log").open("ab"), stderr=subprocess.STDOUT, cwd="/",
-        env=env)
+    with (tmp_path / "daemon.log").open("ab") as log:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            ["runuser", "-u", DAEMON_USER, "--", *python, "-m", "callcenter", "run",
+             str(site_dir / asterisk.site.path.name), "--conf", str(conf), "--log-level",
+             "DEBUG", "--at", "2026-11-24 20:05"],
+            stdout=log, stderr=subprocess.STDOUT, cwd="/", env=env)
     d = RunningDaemon(proc, conf, tmp_path / "daemon.log")
     try:
         d.wait_for(lambda s: s["ami"]["connected"], 30, "an AMI connection")

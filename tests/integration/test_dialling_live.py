@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -63,19 +62,12 @@ def test_callback_to_an_international_caller_never_reaches_the_carrier(
         sipp_server: Callable[..., SippServer]) -> None:
     """A caller presenting 00441234567 asks for a callback while the only sales agent is
     busy; when the agent frees up the callback is refused and the agent takes calls again."""
-    from tests.integration.test_acd_live import agent, caller, phone_up
+    from tests.integration.test_acd_live import agent, callback_requested, phone_up
 
     carriers = [sipp_server(CARRIER_PORTS["telecom"]), sipp_server(CARRIER_PORTS["unicom"])]
     phone_up(asterisk, sipp, sipp_server, "8003", "answer", daemon)  # 1003: sales
     before, _ = _dials(asterisk, carriers)
-    busy = threading.Thread(target=caller, args=(sipp, "1", 6000, "01011112222"))
-    busy.start()
-    daemon.wait_for(lambda s: s["queues"]["stats"]["answered"] == 1, 20, "the agent busy")
-    res = sipp.run(uac_scenario(caller_number="00441234567",
-                                steps=[pause(1500), dtmf("1", 4000), dtmf("1", 0)]),
-                   service="4008001234", timeout=40)
-    assert res.successful == 1, res.errors[-1000:]
-    busy.join(60)
+    callback_requested(sipp, daemon, "00441234567", 6000).join(60)
     daemon.wait_for(lambda s: "dial refused (callback): 00441**4567" in daemon.log(), 30,
                     "the callback refused")
     daemon.wait_for(lambda s: agent(s, "1003")["state"] == "ready", 15, "1003 ready again")

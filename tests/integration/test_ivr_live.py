@@ -53,7 +53,8 @@ def test_caller_pressing_nothing_takes_the_timeout_path(daemon: RunningDaemon,
 
 
 def test_caller_hanging_up_mid_menu_is_recorded(daemon: RunningDaemon, sipp: Sipp) -> None:
-    call(sipp, steps=[pause(1500)], ending="hangup")
+    # 3.5 s: past the welcome on a slow machine, well inside the menu's 5 s wait
+    call(sipp, steps=[pause(3500)], ending="hangup")
     flow = finished(daemon)[-1]
     assert flow["outcome"] == "caller_hangup"
     assert flow["node"] in ("menu", "city")
@@ -63,7 +64,9 @@ def test_out_of_hours_calls_take_the_closed_branch(asterisk: RunningAsterisk, si
                                                    tmp_path: Path) -> None:
     daemon = start_daemon(asterisk, tmp_path / "closed.log", at=CLOSED_AT)
     try:
-        call(sipp, steps=[pause(2500), dtmf("#", 0)], timeout=60)
+        # the prompts are not built here, so the beep starts about 2 s into the call: a key
+        # during the beep ends RECORD FILE before it writes anything
+        call(sipp, steps=[pause(4500), dtmf("#", 0)], timeout=60)
         flow = finished(daemon)[-1]
         assert (flow["outcome"], flow["target"]) == ("voicemail", "general")
         assert "closed" in flow["path"].split(",")
@@ -96,8 +99,11 @@ def test_next_call_works_after_asterisk_restart(daemon: RunningDaemon, sipp: Sip
 
     before = daemon.status()["ami"]["connects"]
     asterisk.restart()
-    daemon.wait_for(lambda s: s["ami"]["connects"] > before and s["ami"]["connected"], 40,
-                    "reconnect")
+    up = daemon.wait_for(lambda s: s["ami"]["connects"] > before and s["ami"]["connected"],
+                         40, "reconnect")
+    # the restarted Asterisk learns the daemon is alive from its next heartbeat
+    daemon.wait_for(lambda s: s["tasks"]["heartbeats"] > up["tasks"]["heartbeats"], 10,
+                    "a heartbeat after the reconnect")
     n = len(daemon.status()["flows"]["finished"])
     call(sipp, caller="02866661234", steps=[pause(1500), dtmf("3", 300)])
     flow = finished(daemon, n + 1)[-1]

@@ -81,6 +81,7 @@ def test_daemon_role_is_no_superuser(pg_cluster: Cluster, tmp_path: Path) -> Non
 
 
 @pytest.mark.security
+@pytest.mark.postgres  # starts a PostgreSQL of its own: not in the fast tier
 def test_cluster_made_before_issue_10_is_adopted() -> None:
     """An old cluster (superuser `callcenter`, trust) ends with a non-superuser owner."""
     base = Path(tempfile.mkdtemp(prefix="cc-pg-legacy-"))

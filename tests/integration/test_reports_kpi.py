@@ -6,133 +6,18 @@ import csv
 import datetime as dt
 import io
 import json
-import time
-from concurrent.futures import ThreadPoolExecutor
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from callcenter.clock import FixedClock
 from callcenter.reports import Filters, ReportError, build_report
-from callcenter.reports.projection import refresh
 from callcenter.store import Cluster
-from callcenter.store.events import Event, new_event
+from callcenter.store.events import new_event
 from tests.fix_postgres import fresh_database
+from tests.integration.kpi_day import DAY, at, day_of_events, insert, report, tuesday
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
-
-SH = ZoneInfo("Asia/Shanghai")
-DAY = dt.datetime(2026, 11, 24, tzinfo=SH)  # a Tuesday
-
-
-def at(hms: str, day: int = 0) -> dt.datetime:
-    h, m, s = map(int, hms.split(":"))
-    return DAY + dt.timedelta(days=day, hours=h, minutes=m, seconds=s)
-
-
-def q(kind: str, when: str, entry: str, queue: str, agent: str | None = None, day: int = 0,
-      **data: object) -> Event:
-    return new_event(kind, at=at(when, day), call_id=f"call-{entry}", queue=queue,
-                     agent_id=agent, site="bj-hq", entry=entry, **data)
-
-
-def day_of_events() -> list[Event]:
-    ev = [
-        # A: a missed ring, then answered by a2 after 12 s; 60 s talk, 10 s wrap-up
-        q("queue.enter", "10:00:00", "A", "tech", reason="flow", priority=0, caller="138"),
-        q("queue.offer", "10:00:05", "A", "tech", "a1", attempt=1),
-        q("queue.ringnoanswer", "10:00:09", "A", "tech", "a1", ring_ms=4000,
-          status="no_answer"),
-        q("queue.offer", "10:00:10", "A", "tech", "a2", attempt=2),
-        q("queue.answer", "10:00:12", "A", "tech", "a2", wait_ms=12000, ring_ms=2000),
-        q("queue.complete", "10:01:12", "A", "tech", "a2", talk_ms=60000, by="caller"),
-        q("queue.wrapup", "10:01:22", "A", "tech", "a2", wrap_ms=10000),
-        # B: abandoned while a1's phone was ringing, after 25 s
-        q("queue.enter", "10:05:00", "B", "tech", reason="flow"),
-        q("queue.offer", "10:05:20", "B", "tech", "a1", attempt=1),
-        q("queue.abandon", "10:05:25", "B", "tech", wait_ms=25000, ringing="a1"),
-        # C: a short abandon (3 s)
-        q("queue.enter", "10:10:00", "C", "tech", reason="flow"),
-        q("queue.abandon", "10:10:03", "C", "tech", wait_ms=3000, ringing=""),
-        # D: a callback asked for at 10:50, completed the next hour
-        q("queue.enter", "10:50:00", "D", "sales", reason="flow"),
-        q("queue.callback_request", "10:50:40", "D", "sales", wait_ms=40000, number="400"),
-        q("queue.offer", "11:05:00", "D", "sales", "a1", attempt=1),
-        q("queue.answer", "11:05:02", "D", "sales", "a1", wait_ms=902000, ring_ms=2000),
-        q("queue.callback_result", "11:06:00", "D", "sales", "a1", attempt=1,
-          status="ANSWER", result="completed"),
-        # E → F: answered in sales, transferred by a3 to tech, answered there by a2
-        q("queue.enter", "14:00:00", "E", "sales", reason="flow"),
-        q("queue.answer", "14:00:05", "E", "sales", "a3", wait_ms=5000, ring_ms=1000),
-        q("queue.transfer", "14:02:05", "E", "sales", "a3", to_queue="tech",
-          talk_ms=120000),
-        q("queue.enter", "14:02:05", "F", "tech", reason="transfer", from_queue="sales"),
-        q("queue.wrapup", "14:02:15", "E", "sales", "a3", wrap_ms=10000),
-        q("queue.answer", "14:02:13", "F", "tech", "a2", wait_ms=8000, ring_ms=1000),
-        q("queue.complete", "14:02:33", "F", "tech", "a2", talk_ms=20000, by="agent"),
-        # J: re-queued after a daemon restart (same entry), answered once
-        q("queue.enter", "16:00:00", "J", "tech", reason="flow"),
-        q("queue.enter", "16:00:30", "J", "tech", reason="requeue"),
-        q("queue.answer", "16:00:40", "J", "tech", "a1", wait_ms=40000, ring_ms=1000),
-        q("queue.complete", "16:00:50", "J", "tech", "a1", talk_ms=10000, by="agent"),
-        # G: entered at 23:59:50, answered after midnight: counts on Tuesday, hour 23
-        q("queue.enter", "23:59:50", "G", "tech", reason="flow"),
-        q("queue.answer", "00:00:20", "G", "tech", "a2", day=1, wait_ms=30000, ring_ms=1000),
-        q("queue.complete", "00:01:20", "G", "tech", "a2", day=1, talk_ms=60000, by="agent"),
-        # H: entered exactly at the window's start, overflowed to voicemail
-        q("queue.enter", "00:00:00", "H", "tech", reason="flow"),
-        q("queue.overflow", "00:05:00", "H", "tech", wait_ms=300000,
-          target="voicemail:general"),
-        # I: entered exactly at the window's end: not in Tuesday's report
-        q("queue.enter", "00:00:00", "I", "tech", day=1, reason="flow"),
-        q("queue.answer", "00:00:05", "I", "tech", "a2", day=1, wait_ms=5000, ring_ms=1000),
-        new_event("queue.unstaffed", at=at("12:00:00"), call_id="call-K", queue="tech",
-                  site="bj-hq", caller="139"),
-    ]
-    states = [("09:00:00", "ready", "", "logged_out", "", "08:00:00"),
-              ("12:00:00", "paused", "lunch", "ready", "", "09:00:00"),
-              ("13:00:00", "ready", "", "paused", "lunch", "12:00:00"),
-              ("18:00:00", "logged_out", "", "ready", "", "13:00:00")]
-    for when, state, reason, prev, prev_reason, since in states:
-        ev.append(new_event("agent.state", at=at(when), agent_id="a1", site="bj-hq",
-                            state=state, reason=reason, prev=prev, prev_reason=prev_reason,
-                            since=at(since).isoformat(), device="8001"))
-    ev.append(new_event("call.start", at=at("10:00:00"), call_id="call-A", site="bj-hq",
-                        number="4008001234", caller="138", caller_name="", trunk="telecom",
-                        route="first", flow="main"))
-    ev.append(new_event("trunk.attempt", at=at("15:00:00"), call_id="o1", number="400",
-                        route="first", trunk="unicom", status="CHANUNAVAIL",
-                        purpose="outbound"))
-    ev.append(new_event("trunk.attempt", at=at("15:00:01"), call_id="o1", number="400",
-                        route="second", trunk="telecom", status="ANSWER", purpose="outbound"))
-    for n, (node, outcome) in enumerate([("menu", "caller_hangup"), ("tech", "queue"),
-                                         ("tech", "queue"), ("closed", "voicemail")]):
-        ev.append(new_event("ivr.end", at=at(f"09:0{n}:00"), call_id=f"i{n}", flow="main",
-                            outcome=outcome, target="", node=node, path=""))
-    for n, score in enumerate([5, 4, 2]):
-        ev.append(new_event("survey.answer", at=at(f"17:0{n}:00"), call_id=f"s{n}",
-                            flow="survey", question="satisfaction", score=score, scale=5))
-    return sorted(ev, key=lambda e: e.at)
-
-
-def insert(dsn: str, events: list[Event]) -> None:
-    with psycopg.connect(dsn) as conn:
-        conn.cursor().executemany(
-            "INSERT INTO events (id, at, kind, call_id, queue, agent_id, site, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            [e.row() for e in events])
-
-
-def tuesday(**kw: object) -> Filters:
-    return Filters(start=DAY, end=DAY + dt.timedelta(days=1),
-                   sl_seconds={"tech": 20, "sales": 30}, **kw)  # type: ignore[arg-type]
-
-
-def report(dsn: str, name: str, filters: Filters | None = None) -> list[dict]:
-    with psycopg.connect(dsn) as conn:
-        return build_report(conn, name, filters or tuesday()).records()
-
 
 @pytest.fixture(scope="module")
 def day_dsn(pg_cluster: Cluster) -> str:
@@ -198,8 +83,8 @@ def test_queues_agents_trunks_ivr_surveys(day_dsn: str) -> None:
                       "share": 0.5}
     assert {"flow": "main", "last_node": "menu", "outcome": "caller_hangup", "calls": 1,
             "share": 0.25} in ivr
-    (sv,) = report(day_dsn, "surveys")
-    assert sv["answers"] == 3 and sv["average"] == 3.67 and sv["distribution"] == \
+    sv = next(r for r in report(day_dsn, "surveys") if r["by"] == "all")
+    assert sv["answers"] == 3 and sv["csat"] == 0.6667 and sv["distribution"] == \
         "1:0 2:1 3:0 4:1 5:1"
 
 
@@ -243,58 +128,6 @@ def test_filters(day_dsn: str) -> None:
     assert s["offered"] == 2  # A and B; C entered at 10:10:00, the window's end
 
 
-def test_replays_and_incremental_folds_change_nothing(pg_cluster: Cluster,
-                                                      day_dsn: str) -> None:
-    events = day_of_events()
-    dsn = fresh_database(pg_cluster, "kpi_incremental")
-    insert(dsn, events[:20])
-    first = report(dsn, "summary")
-    insert(dsn, events[10:])  # an overlapping replay: ids already stored are skipped
-    insert(dsn, events)
-    assert report(dsn, "summary") == report(day_dsn, "summary") != first
-    with psycopg.connect(dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(events)
-
-
-@pytest.mark.parametrize("per_entry", [True, False], ids=["per-entry", "grouped"])
-def test_both_ways_of_folding_give_the_same_rows(pg_cluster: Cluster, per_entry: bool) -> None:
-    events = day_of_events()
-    dsn = fresh_database(pg_cluster, f"kpi_fold_{per_entry}")
-    with psycopg.connect(dsn) as conn:
-        for part in (events[:15], events[10:30], events):  # overlapping, entries split
-            insert(dsn, part)
-            assert refresh(conn, per_entry=per_entry) > 0
-        stepwise = conn.execute("SELECT * FROM queue_entries ORDER BY entry").fetchall()
-        conn.execute("DELETE FROM queue_entries")
-        conn.execute("DELETE FROM projections")
-        conn.commit()
-        refresh(conn, per_entry=not per_entry)
-        at_once = conn.execute("SELECT * FROM queue_entries ORDER BY entry").fetchall()
-    assert len(stepwise) == 10 and stepwise == at_once
-
-
-def test_fold_waits_for_an_insert_still_open(pg_cluster: Cluster) -> None:
-    """A batch that took its seq first but commits last is still folded."""
-    dsn = fresh_database(pg_cluster, "kpi_open_writer")
-    slow, quick = (new_event("queue.enter", at=at(t), call_id=f"call-{e}", queue="tech",
-                             site="bj-hq", entry=e, reason="flow")
-                   for e, t in (("slow", "10:00:00"), ("quick", "10:00:05")))
-    sql = ("INSERT INTO events (id, at, kind, call_id, queue, agent_id, site, data) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
-    with psycopg.connect(dsn) as writer:
-        writer.execute(sql, slow.row())  # open: seq taken, not yet visible
-        insert(dsn, [quick])  # a later seq, committed first
-        with ThreadPoolExecutor(1) as pool:
-            folded = pool.submit(report, dsn, "summary")
-            time.sleep(0.5)
-            assert not folded.done()  # the fold waits for the open insert
-            writer.commit()
-            (s,) = folded.result(timeout=10)
-    assert s["offered"] == 2
-    with psycopg.connect(dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM queue_entries").fetchone()[0] == 2
-
-
 def test_bad_requests_are_clear() -> None:
     with pytest.raises(ReportError, match="window is empty"):
         Filters(start=DAY, end=DAY)
@@ -334,7 +167,7 @@ def test_report_command(day_dsn: str, tmp_path) -> None:
     assert run.exit_code == 0, run.output
     doc = json.loads(run.stdout)
     assert doc[0]["rows"][0]["offered"] == 8 and doc[1]["report"] == "queues"
-    assert "By queue" in (tmp_path / "r.html").read_text()
+    assert "按队列" in (tmp_path / "r.html").read_text()  # the site's language: zh
     table = CliRunner().invoke(main, ["report", "hourly", "--dsn", day_dsn, "--from",
                                       "2026-11-24", "--to", "2026-11-25"])
     assert table.exit_code == 0, table.output

@@ -61,6 +61,36 @@ def test_batches_in_order_and_checkpoint(pg_cluster: Cluster, tmp_path: Path) ->
 
 
 
+def test_a_calls_events_go_in_one_insert_from_memory(pg_cluster: Cluster,
+                                                     tmp_path: Path) -> None:
+    """The events of one moment are one batch (one INSERT), taken from memory: the spool
+    is written but never read back while the writer keeps up."""
+    dsn = fresh_database(pg_cluster, "rec_burst")
+    rec = EventRecorder(tmp_path / "spool", lambda: dsn)
+
+    async def go() -> None:
+        task = asyncio.create_task(rec.run())
+        rec.emit("call.start", call_id="w", n=0)
+        while rec.stored < 1:
+            await asyncio.sleep(0.05)
+        first = rec.batches
+        for n in range(1, 12):  # what one call records, with no await in between
+            rec.emit("queue.offer", call_id="c", n=n)
+        while rec.stored < 12:
+            await asyncio.sleep(0.05)
+        assert rec.batches - first == 1
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await rec.close()
+
+    asyncio.run(go())
+    assert [n for _, n in stored(dsn)] == list(range(12))
+    assert rec.read_back == 0
+    # the checkpoint was written at the stop: a new recorder has nothing to send again
+    again = EventRecorder(tmp_path / "spool", lambda: dsn)
+    assert again.spool.read(again.position, 10)[0] == []
+
+
 def test_outage_spools_then_replays_exactly_once(own_cluster: Cluster,
                                                  tmp_path: Path) -> None:
     dsn = fresh_database(own_cluster, "rec_outage")
@@ -158,6 +188,7 @@ def test_sigkill_loses_no_acknowledged_event(pg_cluster: Cluster, tmp_path: Path
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     rec = EventRecorder(tmp_path / "spool", lambda: dsn)
     asyncio.run(run_until(rec, lambda: rec.stored > acked and not rec._wake.is_set(),
                           timeout=20))

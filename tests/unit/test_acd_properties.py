@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callcenter.acd import _scheduler_py
+from callcenter.acd.rules import serves
 from callcenter.acd.types import (
     STRATEGIES,
     AgentStatus,
@@ -56,7 +57,8 @@ def make_queues(strategies: list[str], weights: list[int]) -> list[QueueConfig]:
                     overflow="voicemail:x"),
         QueueConfig("q1", {"s1": 2}, strategies[1], weights[1], site="bj", overflow_site="sh",
                     expand_after=10, expand_levels=0, max_wait=40, overflow="callback"),
-        QueueConfig("q2", {"s0": 2, "s1": 4}, strategies[2], weights[2]),
+        # site "": any site, as acd.rules.serves reads it
+        QueueConfig("q2", {"s0": 2, "s1": 4}, strategies[2], weights[2], site=""),
         QueueConfig("q3", {"s2": 5}, strategies[3], weights[3], expand_after=5,
                     expand_levels=2, max_wait=30, overflow="queue:q0"),
         QueueConfig("q4", {}, strategies[4], weights[4], site="gz", overflow_site="bj",
@@ -88,10 +90,11 @@ def reqs_of(cfg: QueueConfig, override: dict[str, int] | None) -> tuple[tuple[st
 
 
 def tier(cfg: QueueConfig, reqs: tuple[tuple[str, int], ...], a: AgentStatus) -> str | None:
-    """The routing rule restated independently of both implementations."""
-    site_ok = cfg.site is None or a.site == cfg.site
-    if site_ok and all(a.skills.get(s, 0) >= m for s, m in reqs):
+    """The routing rule: staff by acd.rules.serves, expansion restated independently of both
+    implementations."""
+    if serves(a.site, a.skills, cfg.site, dict(reqs)):
         return "normal"
+    site_ok = not cfg.site or a.site == cfg.site
     if cfg.expand_after is None:
         return None
     if not (site_ok or (cfg.overflow_site is not None and a.site == cfg.overflow_site)):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-import callcenter.acd as acd
 from callcenter.acd.types import (
     AgentPaused,
     CallStatus,
@@ -32,43 +27,6 @@ S = 1000  # the scheduler's clock is in milliseconds
 
 def offers(decisions: list) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in decisions if isinstance(d, Offer)]
-
-
-# --------------------------------------------------------------------- implementation choice
-
-def test_compiled_scheduler_is_loaded_when_built() -> None:
-    if os.environ.get("CALLCENTER_NO_EXTENSIONS"):
-        assert acd.IMPLEMENTATION == "py"
-        pytest.skip("CALLCENTER_NO_EXTENSIONS is set: the pure-Python twin is expected")
-    assert _scheduler_c is not None, "callcenter.acd._scheduler_c is not built — run " \
-        "`python setup.py build_ext --inplace` or reinstall with a C compiler"
-    assert acd.IMPLEMENTATION == "c"
-    assert acd.Scheduler is _scheduler_c.Scheduler
-    assert _scheduler_c.FAST_DECISIONS
-
-
-def test_environment_variable_forces_the_pure_python_twin() -> None:
-    code = "import callcenter.acd as a; print(a.IMPLEMENTATION, a.Scheduler.__module__)"
-    env = dict(os.environ, CALLCENTER_NO_EXTENSIONS="1", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["py", "callcenter.acd._scheduler_py"]
-    assert set(acd.__all__) >= {"Scheduler", "Offer", "Overflow", "AgentPaused", "QueueConfig",
-                                "SchedulerError", "IMPLEMENTATION"}
-
-
-@pytest.mark.slow
-def test_install_succeeds_without_a_working_compiler(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "setup.py", tmp_path / "setup.py")
-    (tmp_path / "callcenter" / "acd").mkdir(parents=True)
-    shutil.copy(ROOT / "callcenter" / "acd" / "_scheduler_c.pyx",
-                tmp_path / "callcenter" / "acd" / "_scheduler_c.pyx")
-    env = dict(os.environ, CC="false", LDSHARED="false")
-    res = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert "pure-Python" in res.stdout + res.stderr
-    assert not list((tmp_path / "callcenter" / "acd").glob("*.so"))
 
 
 # --------------------------------------------------------------------- who gets the call
@@ -366,27 +324,6 @@ def test_position_and_estimated_wait(impl: ModuleType) -> None:
     assert s.queue_status("q").staffed == 2
 
 
-def test_abandon_resume_within_the_window(impl: ModuleType) -> None:
-    s = impl.Scheduler([QueueConfig("q", {}), QueueConfig("other", {})], resume_window=60)
-    s.enqueue("c0", "q", 0, caller="13800000000")
-    s.enqueue("c1", "q", 1 * S)
-    s.leave("c0", 20 * S)
-    s.enqueue("c2", "q", 30 * S)
-    s.enqueue("again", "q", 75 * S, caller="13800000000")  # 55 s after hanging up
-    st = s.call_status("again")
-    assert (st.position, st.enqueue_time) == (1, 0)
-    # too late, or another queue: a new place at the back
-    s.enqueue("d0", "q", 80 * S, caller="13900000000")
-    s.leave("d0", 81 * S)
-    s.tick(142 * S)
-    s.enqueue("d1", "q", 142 * S, caller="13900000000")
-    assert s.call_status("d1").enqueue_time == 142 * S
-    s.enqueue("e0", "q", 150 * S, caller="13700000000")
-    s.leave("e0", 151 * S)
-    s.enqueue("e1", "other", 152 * S, caller="13700000000")
-    assert s.call_status("e1").enqueue_time == 152 * S
-
-
 def test_callbacks_are_launched_only_for_free_agents(impl: ModuleType) -> None:
     s = impl.Scheduler([QueueConfig("q", {})])
     s.enqueue("c0", "q", 0)
@@ -403,56 +340,6 @@ def test_callbacks_are_launched_only_for_free_agents(impl: ModuleType) -> None:
     assert s.call_status("c2").state == "waiting"
     with pytest.raises(SchedulerError, match="only a waiting call can become a callback"):
         s.to_callback("c1", 7 * S)
-
-
-# --------------------------------------------------------------------- mistakes
-
-def test_errors_say_what_to_do(impl: ModuleType) -> None:
-    s = impl.Scheduler([QueueConfig("q", {})])
-    s.login("a", 10)
-    with pytest.raises(SchedulerError, match="time went backwards"):
-        s.tick(5)
-    with pytest.raises(SchedulerError, match="not logged in — log it in first"):
-        s.ready("ghost", 10)
-    with pytest.raises(SchedulerError, match="already logged in"):
-        s.login("a", 10)
-    with pytest.raises(SchedulerError, match="queue 'nowhere' is not configured"):
-        s.enqueue("c0", "nowhere", 10)
-    with pytest.raises(SchedulerError, match="priority 10 is out of range"):
-        s.enqueue("c0", "q", 10, priority=10)
-    with pytest.raises(SchedulerError, match="cannot have been waiting since the future"):
-        s.enqueue("c0", "q", 10, enqueue_time=11)
-    s.enqueue("c0", "q", 10)
-    with pytest.raises(SchedulerError, match="already in the scheduler — use transfer"):
-        s.enqueue("c0", "q", 10)
-    with pytest.raises(SchedulerError, match="report answered\\(\\) or offer_failed\\(\\)"):
-        s.pause("a", 10)
-    with pytest.raises(SchedulerError, match="unknown offer failure 'late'"):
-        s.offer_failed("c0", 10, "late")
-    with pytest.raises(SchedulerError, match="unknown leave reason"):
-        s.leave("c0", 10, "bored")
-    s.answered("c0", 11)
-    with pytest.raises(SchedulerError, match="is answered, not offered"):
-        s.answered("c0", 12)
-    with pytest.raises(SchedulerError, match="was answered by 'a'"):
-        s.leave("c0", 12)
-    with pytest.raises(SchedulerError, match="already configured"):
-        s.add_queue(QueueConfig("q"))
-    with pytest.raises(SchedulerError, match="missed_limit must be a whole number"):
-        impl.Scheduler([], missed_limit=-1)
-    with pytest.raises(TypeError):
-        s.tick(20.5)  # type: ignore[arg-type]  # milliseconds are integers
-
-
-def test_queue_config_is_validated() -> None:
-    with pytest.raises(SchedulerError, match="unknown strategy 'loudest'"):
-        QueueConfig("q", strategy="loudest")  # type: ignore[arg-type]
-    with pytest.raises(SchedulerError, match="must be shorter than max_wait"):
-        QueueConfig("q", expand_after=60, max_wait=60)
-    with pytest.raises(SchedulerError, match="weight 0 is out of range"):
-        QueueConfig("q", weight=0)
-    with pytest.raises(SchedulerError, match="level 0 is out of range"):
-        QueueConfig("q", {"x": 0})
 
 
 def test_queue_added_later_sees_agents_already_logged_in(impl: ModuleType) -> None:

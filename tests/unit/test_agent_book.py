@@ -51,6 +51,7 @@ def test_wrong_shaped_file_is_skipped_and_kept_aside(tmp_path: Path, doc: object
     assert any("agent state file" in r.getMessage() for r in caplog.records)
     book.login("a1", "1001")  # and the book works: the file is rewritten whole
     assert json.loads(path.read_text())["agents"][0]["state"] == "ready"
+    assert AgentBook(IDS, path, clock=_clock).get("a1").state == AgentState.READY
 
 
 @pytest.mark.security
@@ -91,7 +92,9 @@ def test_file_is_written_atomically_with_private_modes(tmp_path: Path,
     path = tmp_path / "db" / "agents.json"
     book = AgentBook(IDS, path, clock=_clock)
     book.login("a1", "1001")
+    book.ringing("a1")  # journalled
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.with_suffix(".journal").stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     before = path.read_bytes()
     synced: list[int] = []
@@ -104,9 +107,66 @@ def test_file_is_written_atomically_with_private_modes(tmp_path: Path,
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
+    assert book.files is not None
     with pytest.raises(OSError):
-        book.pause("a1", "break")
+        book.files.compact([])  # the snapshot is rewritten whole when the journal is long
     assert path.read_bytes() == before  # the old file, whole: never half of a new one
     assert synced  # the temporary file was flushed to disk before the rename
     assert sorted(p.name for p in path.parent.iterdir()) == [".agents.json.tmp",
-                                                             "agents.json"]
+                                                             "agents.journal", "agents.json"]
+    assert AgentBook(IDS, path, clock=_clock).get("a1").state == AgentState.ON_CALL
+
+
+@pytest.mark.parametrize("reason,after", [
+    ("lunch", ("paused", "lunch")),  # the agent chose it: kept
+    ("break", ("paused", "break")),
+    ("unreachable", ("ready", "")),  # the system made them: lifted, re-evaluated
+    ("busy", ("ready", "")),
+    ("missed", ("ready", "")),
+])
+def test_a_restart_keeps_the_agents_pauses_and_lifts_the_systems(
+        tmp_path: Path, reason: str, after: tuple[str, str]) -> None:
+    path = _write(tmp_path, {"agents": [_good("a1", "paused", pause_reason=reason)]})
+    rec = AgentBook(IDS, path, clock=_clock).get("a1")
+    assert (rec.state.value, rec.pause_reason) == after
+    assert rec.device == "1001"  # still logged in at the same phone
+
+
+def test_an_unanswered_ring_counts_a_miss_and_an_answer_resets_it(tmp_path: Path) -> None:
+    book = AgentBook(IDS, tmp_path / "agents.json", clock=_clock)
+    book.login("a1", "1001")
+    for _ in range(2):
+        book.ringing("a1")
+        book.missed("a1")
+        book.ready("a1")
+    assert book.get("a1").misses == 2
+    assert AgentBook(IDS, tmp_path / "agents.json", clock=_clock).get("a1").misses == 2
+    book.ringing("a1")
+    book.answered("a1")
+    assert book.get("a1").misses == 0
+
+
+def test_restore_takes_another_daemons_last_states(tmp_path: Path) -> None:
+    """A take-over of the lead: the book follows what the other daemon recorded, the
+    listeners hear it, no transition is recorded, and it is saved for a restart."""
+    from callcenter.agents.state import AgentRecord
+
+    book = AgentBook(["1001", "1002", "1003"], tmp_path / "agents.json", clock=lambda: 50.0)
+    heard: list[tuple[str, str]] = []
+    moved: list[str] = []
+    book.listeners.append(lambda r: heard.append((r.agent_id, r.state.value)))
+    book.transitions.append(lambda r, *_: moved.append(r.agent_id))
+    changed = book.restore([
+        AgentRecord("1001", AgentState.READY, 10.0, "8001"),
+        AgentRecord("1002", AgentState.RINGING, 11.0, "8002"),  # believed up: not rung
+        AgentRecord("1003", AgentState.LOGGED_OUT, 12.0),  # as it is: no change
+        AgentRecord("9999", AgentState.READY, 13.0, "8009"),  # not in the site: ignored
+    ])
+    assert changed == 2
+    assert heard == [("1001", "ready"), ("1002", "on_call")]
+    assert moved == []
+    assert book.get("1001").device == "8001" and book.get("1001").since == 10.0
+    book.close()
+    again = AgentBook(["1001", "1002", "1003"], tmp_path / "agents.json")
+    assert again.get("1001").state == AgentState.READY
+    assert again.get("1002").state == AgentState.ON_CALL

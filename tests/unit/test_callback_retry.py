@@ -6,8 +6,8 @@ from types import ModuleType
 
 import pytest
 
+from callcenter.acd.live.callbacks import requeue_callback
 from callcenter.acd.types import Offer, QueueConfig, SchedulerError
-from callcenter.daemon.queueing import requeue_callback
 
 S = 1000
 

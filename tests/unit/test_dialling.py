@@ -184,9 +184,9 @@ def test_rendered_dialplan_dials_only_what_the_daemon_approved(tmp_path: Path) -
     assert "AGI(${CC_AGI}/dial/${EXTEN})" in outside
     # only the digits the daemon set leave; the refusal tone otherwise
     assert outside.index("AGI(") < outside.index(
-        '"${CC_DIAL_OK}" != ""]?cc-out-4008001234,${FILTER(0-9,${CC_DIAL_OK})},1)')
+        '"${CC_DIAL_OK}" != ""]?cc-outbound-dial,${FILTER(0-9,${CC_DIAL_OK})},1)')
     assert "Playback(beeperr)" in outside
-    for ctx in ("cc-out-4008001234", "cc-callback"):
+    for ctx in ("cc-out-4008001234", "cc-callback", "cc-outbound-dial"):
         body = text.split(f"[{ctx}]")[1].split("\n[")[0]
         first = body.splitlines()[1]
         assert 'GotoIf($["${CC_DIAL_OK}" = "${EXTEN}"]?approved)' in first

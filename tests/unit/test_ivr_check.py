@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from callcenter.errors import SiteError
-from callcenter.ivr.check import compiled_flows
 from callcenter.ivr.graph import to_dot, to_mermaid, to_svg
 from callcenter.ivr.prompts import build_prompts
 from callcenter.site import load_site
@@ -46,7 +45,7 @@ def problems(tmp_path: Path, flow: str) -> list[str]:
 def test_good_flow_loads(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     (tmp_path / "flows" / "main.yaml").write_text(GOOD)
-    assert set(compiled_flows(load_site(site, env={}))["main"].nodes) == {"start", "menu", "q"}
+    assert set(load_site(site, env={}).flows["main"].nodes) == {"start", "menu", "q"}
 
 
 @pytest.mark.parametrize("old,new,expect", [
@@ -112,7 +111,7 @@ def test_bad_pattern(tmp_path: Path) -> None:
 
 def test_graph_formats(tmp_path: Path) -> None:
     site = load_site(make_site(tmp_path), env={})
-    flow = compiled_flows(site)["main"]
+    flow = site.flows["main"]
     dot = to_dot(flow)
     assert '"menu" -> "sales" [label="1"]' in dot
     assert '"open" -> "menu" [label="open=cd-out"]' in dot

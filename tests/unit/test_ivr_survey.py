@@ -49,7 +49,8 @@ def test_answer_is_kept_and_recorded(tmp_path: Path) -> None:
     assert out.variables["survey_satisfaction"] == "4"  # type: ignore[attr-defined]
     assert out.path == ["ask", "thanks", "bye"]  # type: ignore[attr-defined]
     answers = [d for k, d in events if k == "survey.answer"]
-    assert answers == [{"flow": "main", "question": "satisfaction", "score": 4, "scale": 5}]
+    assert answers == [{"flow": "main", "question": "satisfaction", "score": 4, "scale": 5,
+                        "outcome": "answered", "attempt": 1}]
     steps = [d for k, d in events if k == "ivr.step"]
     assert steps[0] == {"flow": "main", "node": "ask", "digits": "4"}
 
@@ -57,7 +58,8 @@ def test_answer_is_kept_and_recorded(tmp_path: Path) -> None:
 def test_out_of_scale_is_retried_then_fails(tmp_path: Path) -> None:
     out, events = run(tmp_path, ["7", "0"])
     assert out.path == ["ask", "bye"]  # type: ignore[attr-defined]
-    assert not [k for k, _ in events if k == "survey.answer"]
+    assert [(d["score"], d["outcome"]) for k, d in events if k == "survey.answer"] == [
+        (None, "invalid"), (None, "invalid")]  # a wrong key is kept apart from the scores
 
 
 def test_checker_knows_the_survey_node(tmp_path: Path) -> None:

@@ -208,3 +208,55 @@ def test_carriers_are_known_by_address_only_and_phones_by_their_network(tmp_path
     assert phone["deny"] == ["0.0.0.0/0.0.0.0", "::/0"]
     assert phone["permit"] == sorted(["127.0.0.1/32", "203.0.113.7/32"])
     assert phone["contact_permit"] == phone["permit"]
+
+
+def test_dtmf_modes_come_from_the_site_file(site: Site, out: Path, tmp_path: Path) -> None:
+    import yaml
+
+    secs = sections(out / "pjsip.conf")  # defaults: RFC 4733 everywhere
+    assert of_type(secs, "trunk-telecom", "endpoint")["dtmf_mode"] == ["rfc4733"]
+    assert of_type(secs, site.spec.agents[0].extension, "endpoint")["dtmf_mode"] == ["rfc4733"]
+    path = make_site(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["trunks"]["unicom"]["dtmf_mode"] = "inband"
+    data["asterisk"]["phone_dtmf_mode"] = "info"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    s = load_site(path, env={})
+    secs = sections(_write(render_files(s, tmp_path / "r"), tmp_path / "r") / "pjsip.conf")
+    assert of_type(secs, "trunk-unicom", "endpoint")["dtmf_mode"] == ["inband"]
+    assert of_type(secs, "trunk-telecom", "endpoint")["dtmf_mode"] == ["rfc4733"]
+    for agent in s.spec.agents:
+        assert of_type(secs, agent.extension, "endpoint")["dtmf_mode"] == ["info"]
+
+
+def test_a_single_carrier_renders_without_failover(tmp_path: Path) -> None:
+    import yaml
+
+    path = make_site(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    del data["trunks"]["unicom"]
+    for number in data["numbers"]:
+        number["first_route"] = "telecom"
+        number.pop("second_route")
+    out = data["outbound"]
+    out["caller_ids"] = [c for c in out["caller_ids"] if c["trunk"] != "unicom"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    s = load_site(path, env={})
+    d = _write(render_files(s, tmp_path / "r"), tmp_path / "r")
+    secs = sections(d / "extensions.conf")
+    assert "cc-from-trunk-unicom" not in secs
+    assert any(line.startswith("_X.,") or line.startswith("_+X.,")
+               for line in secs["cc-from-trunk-telecom"][0]["exten"])
+    inbound = secs["cc-inbound"][0]["exten"]
+    for number in s.spec.numbers:
+        assert any(line.startswith(f"{number.number},1,") for line in inbound)
+        body = " ".join(secs[f"cc-out-{number.number}"][0]["same"])
+        # one attempt through the one trunk, then hang up: no failover to the same carrier
+        assert body.count("cc-dial-trunk,s,1(") == 1
+        assert "cc-dial-trunk,s,1(telecom,${EXTEN},first)" in body
+        assert "CallcenterRouteFailover" not in body and "(second)" not in body
+        assert body.endswith("Hangup()")
+    # a callback's customer leg fails over only to a second route that is another trunk
+    callback = " ".join(secs["cc-callback"][0]["same"])
+    assert '& "${CC_SECOND}" != "${CC_FIRST}"]?second)' in callback
+    assert "trunk-unicom" not in (d / "pjsip.conf").read_text()

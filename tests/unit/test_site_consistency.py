@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from callcenter.acd.types import QueueConfig, SchedulerError
 from callcenter.cli import main
+from callcenter.errors import SiteError
 from callcenter.render import render_files
 from callcenter.site import load_site
 from callcenter.site.advice import site_warnings
@@ -232,3 +233,51 @@ def test_a_malformed_holiday_range_says_what_to_write(tmp_path: Path, written: s
     found = problems(tmp_path, text)
     assert len(found) == 1
     assert "hours.std.holidays[1]: " in found[0] and message in found[0]
+
+
+TWO_SITES = edit(edit(
+    edit(SITE, '  hq: {name: HQ, caller_id: "01080001000", phone_networks: [10.8.0.0/16]}',
+         '  hq: {name: HQ, caller_id: "01080001000", phone_networks: [10.8.0.0/16]}\n'
+         '  cd: {name: CD, caller_id: "02880001000", phone_networks: [10.9.0.0/16]}'),
+    "  sales: {name: Sales, skills: {sales: 2}, overflow: voicemail:sales}",
+    "  sales: {name: Sales, site: hq, skills: {sales: 2}, overflow: site:cd}\n"
+    "  sales-cd: {name: Sales CD, site: cd, skills: {sales: 2}, overflow: voicemail:cd}"),
+    '  - {id: "1001", name: Wang, extension: "8001", site: hq, skills: {sales: 5}}',
+    '  - {id: "1001", name: Wang, extension: "8001", site: hq, skills: {sales: 5}}\n'
+    '  - {id: "2001", name: Liu, extension: "8101", site: cd, skills: {sales: 5}}')
+
+
+def write_two(tmp_path: Path, text: str) -> Path:
+    """`text` with secrets for both sites' agents."""
+    from callcenter.site import load_site_file
+    from callcenter.site.secrets import generate_secrets
+
+    site = write(tmp_path, TWO_SITES)
+    generate_secrets(load_site_file(site), tmp_path / "secrets.yaml")
+    site.write_text(text, encoding="utf-8")
+    return site
+
+
+def test_site_overflow_goes_to_that_sites_queue_with_the_same_skills(tmp_path: Path) -> None:
+    from callcenter.acd.rules import site_overflow_queue
+
+    site = load_site(write_two(tmp_path, TWO_SITES), env={})
+    assert site_overflow_queue(site.spec.queues, "sales", "cd") == "sales-cd"
+    assert not [w for w in site_warnings(site) if "overflow" in w.path]
+
+
+def test_a_site_overflow_cycle_is_an_error(tmp_path: Path) -> None:
+    site = write_two(tmp_path, edit(TWO_SITES, "overflow: voicemail:cd}", "overflow: site:hq}"))
+    with pytest.raises(SiteError) as info:
+        load_site(site, env={})
+    found = [str(p) for p in info.value.problems]
+    assert len(found) == 1
+    assert "overflow cycle: sales → sales-cd → sales" in found[0]
+
+
+def test_a_site_overflow_with_no_matching_queue_is_a_warning(tmp_path: Path) -> None:
+    text = edit(TWO_SITES, "site: cd, skills: {sales: 2}", "site: cd, skills: {sales: 3}")
+    site = load_site(write_two(tmp_path, text), env={})
+    (warning,) = [str(w) for w in site_warnings(site) if "overflow" in str(w)]
+    assert "queues.sales.overflow: site cd has no queue asking for the same skills " \
+           "(sales 2): overflowing calls take the static fallback" in warning

@@ -71,7 +71,7 @@ def test_minimal_site_loads(tmp_path: Path) -> None:
     assert [a.id for a in site.spec.agents] == ["1001", "1002"]
     assert site.spec.numbers[0].first_route == "ct"
     assert site.secrets.sip_passwords["1001"] != site.secrets.sip_passwords["1002"]
-    assert site.flows["main"]["entry"] == "start"
+    assert site.flows["main"].entry == "start"
 
 
 def test_unknown_skill_is_located_with_did_you_mean(tmp_path: Path) -> None:
@@ -128,10 +128,10 @@ def test_wellformed_numbers(tmp_path: Path, number: str) -> None:
     assert load_site(site, env={}).spec.numbers[0].number == number
 
 
-def test_first_and_second_route_the_same(tmp_path: Path) -> None:
-    msg = one(tmp_path, MINIMAL.replace("second_route: cu}", "second_route: ct}"))
-    assert "numbers[0].second_route: first and second route are the same trunk 'ct'" in msg
-    assert "different carrier" in msg
+def test_first_and_second_route_the_same_is_one_route(tmp_path: Path) -> None:
+    # one carrier is allowed (check warns: tests/unit/test_site_settings.py)
+    site = write_site(tmp_path, MINIMAL.replace("second_route: cu}", "second_route: ct}"))
+    assert load_site(site, env={}).spec.numbers[0].one_route
 
 
 def test_missing_secrets_name_the_fix(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = (MINIMAL.replace("site: hq, skills: {sales: 5}", "site: hx, skills: {sales: 5}")
-            .replace("second_route: cu}", "second_route: ct}")
+            .replace("second_route: cu}", "second_route: cx}")
             .replace("flow: main,", "flow: mian,"))
     found = problems(tmp_path, text)
     assert len(found) == 3, found

@@ -147,6 +147,7 @@ def test_ready_and_watchdog_reach_the_notify_socket(tmp_path: Path,
         dog.cancel()
 
     asyncio.run(go())
+    notifier.close()
     sock.settimeout(0.2)
     got = []
     try:

@@ -1,4 +1,7 @@
-"""Checking flows against the site: every problem located to file, line and column."""
+"""Checking flows against the site: every problem located to file, line and column.
+
+The site loader compiles each flow file here once; the IVR (callcenter.ivr) runs the
+result from `Site.flows`."""
 
 from __future__ import annotations
 
@@ -6,18 +9,17 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from callcenter.errors import Problem, SiteError
-from callcenter.ivr import nodes as n
+from callcenter.errors import Problem
+from callcenter.site import flownodes as n
 from callcenter.site.flowloops import goto_loops
-from callcenter.site.model import Site, SiteFile
-from callcenter.site.yamlsrc import Source, load_yaml
+from callcenter.site.model import SiteFile
+from callcenter.site.yamlsrc import Source
 
-__all__ = ["BUILTIN_VARS", "LOOKUP_VARS", "check_flows", "compiled_flows", "edges"]
+__all__ = ["BUILTIN_VARS", "LOOKUP_VARS", "compile_flows", "edges"]
 
 BUILTIN_VARS = frozenset({"caller", "caller_name", "number", "caller_region"})
 LOOKUP_VARS = frozenset({"contact_name", "vip", "region", "language"})
 _PROMPT_FIELDS = ("prompt", "invalid_prompt")
-_CACHE: dict[int, dict[str, n.Flow]] = {}
 
 
 def edges(node: Any) -> Iterator[tuple[str, str, tuple]]:
@@ -238,8 +240,10 @@ def _undefined_vars(src: Source, flow: n.Flow) -> list[Problem]:
     return out
 
 
-def check_flows(site_src: Source, spec: SiteFile, flows: dict[str, Source]) -> list[Problem]:
-    """Every problem in the site's flow files."""
+def compile_flows(spec: SiteFile, flows: dict[str, Source]
+                  ) -> tuple[dict[str, n.Flow], list[Problem]]:
+    """The site's flow files as node objects, and every problem in them (then the flows
+    are not to be run)."""
     problems: list[Problem] = []
     parsed: dict[str, n.Flow] = {}
     for name, src in flows.items():
@@ -250,25 +254,4 @@ def check_flows(site_src: Source, spec: SiteFile, flows: dict[str, Source]) -> l
             parsed[name] = flow
     if not problems:
         problems += goto_loops(parsed, flows, edges, (n.Menu, n.Input, n.Survey), n.Goto)
-    return problems
-
-
-def compiled_flows(site: Site) -> dict[str, n.Flow]:
-    """The site's flows as node objects (parsed once per loaded site)."""
-    cached = _CACHE.get(id(site))
-    if cached is not None and cached.get("__site__") is site:  # type: ignore[comparison-overlap]
-        return cached
-    out: dict[str, Any] = {"__site__": site}
-    problems: list[Problem] = []
-    for name, path in site.flow_files.items():
-        src, errs = load_yaml(path)
-        problems += errs
-        if src is not None:
-            flow, errs = n.parse_flow(name, src)
-            problems += errs
-            if flow is not None:
-                out[name] = flow
-    if problems:
-        raise SiteError(problems)
-    _CACHE[id(site)] = out
-    return out
+    return parsed, problems

@@ -18,7 +18,7 @@ from callcenter.site.fields import Digits, Key
 from callcenter.site.schema import pydantic_problem
 from callcenter.site.yamlsrc import Source
 
-__all__ = ["NODE_TYPES", "Flow", "Node", "parse_flow"]
+__all__ = ["NODE_TYPES", "Flow", "Node", "box_folder", "parse_flow"]
 
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
 VAR = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
@@ -166,6 +166,12 @@ class Transfer:
     prompt: Key | None = None
     pattern: str | None = None
     classes: list[Key] | None = None
+
+
+def box_folder(box: str) -> str:
+    """The folder name under voicemail/ of a box (a flow's or an overflow's): render makes
+    it, the daemon records into it; nothing else from the name reaches the path."""
+    return re.sub(r"[^a-z0-9_-]", "", box.lower())
 
 
 @dataclass(config=_STRICT)

@@ -1,0 +1,120 @@
+"""Agents' desk phones as AMI sees them: on a live channel the ACD did not give (a restart,
+a call while AMI was away, a call the agent made), and reachable or not. An unreachable
+phone pauses its ready agent before a caller is rung on it; the pause is lifted when the
+phone answers again."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from panoramisk.message import Message
+
+from callcenter.acd.rules import serves
+from callcenter.agents import AgentState
+from callcenter.agents.state import PHONE_PAUSES
+
+if TYPE_CHECKING:
+    from callcenter.acd.live.context import AcdContext
+    from callcenter.acd.live.offers import Offers
+
+__all__ = ["Phones"]
+
+log = logging.getLogger(__name__)
+
+
+class Phones:
+    def __init__(self, ctx: AcdContext, offers: Offers) -> None:
+        self.ctx = ctx
+        self.offers = offers
+        self._calls: dict[str, str] = {}  # agent -> channel of a call the ACD did not give
+        self._serving: dict[str, list[str]] | None = None
+
+    def relearn(self, channels: Any) -> None:
+        """After (re)connecting to AMI the channel table is true: an agent whose phone is on
+        a live channel is on a call (not to be rung with a second caller); an agent believed
+        on a call whose phone has none, and no ACD call, is ready again."""
+        ctx = self.ctx
+        for rec in list(ctx.book.agents.values()):
+            aid = rec.agent_id
+            if rec.state == AgentState.LOGGED_OUT or ctx.calls.of_agent(aid) is not None:
+                continue
+            phone = ctx.phone_of(aid)
+            live = channels.of_phone(phone)
+            if live and rec.state in (AgentState.READY, AgentState.WRAP_UP,
+                                      AgentState.ON_CALL):
+                self._calls[aid] = live[0].uniqueid
+                if rec.state != AgentState.ON_CALL:
+                    log.info("agent %s is on a call (phone %s): not offered calls until it "
+                             "ends", aid, phone)
+                    self.offers.forget_wrap(aid)
+                    ctx.agent(ctx.book.relearn_call, aid)
+            elif not live and rec.state == AgentState.ON_CALL:
+                log.info("agent %s's call ended while we were away: ready", aid)
+                self._calls.pop(aid, None)
+                ctx.agent(ctx.book.call_ended, aid, False)
+
+    def hung_up(self, channel: Any) -> None:
+        """A channel the ACD did not give ended: its agent is free again."""
+        ctx = self.ctx
+        for aid, uniqueid in list(self._calls.items()):
+            if uniqueid == channel.uniqueid:
+                del self._calls[aid]
+                if ctx.calls.of_agent(aid) is None and \
+                        ctx.book.get(aid).state == AgentState.ON_CALL:
+                    log.info("agent %s's call ended: ready", aid)
+                    ctx.agent(ctx.book.call_ended, aid, False)
+
+    def reachable(self, extension: str, reachable: bool) -> None:
+        ctx = self.ctx
+        for rec in list(ctx.book.agents.values()):
+            if rec.state == AgentState.LOGGED_OUT or ctx.phone_of(rec.agent_id) != extension:
+                continue
+            if reachable and rec.state == AgentState.PAUSED and \
+                    rec.pause_reason in PHONE_PAUSES:
+                log.info("agent %s's phone %s is reachable again: ready", rec.agent_id,
+                         extension)
+                ctx.agent(ctx.book.ready, rec.agent_id)
+            elif not reachable and rec.state == AgentState.READY:
+                log.warning("agent %s's phone %s is unreachable: paused until it answers",
+                            rec.agent_id, extension)
+                ctx.agent(ctx.book.pause, rec.agent_id, "unreachable")
+
+    def on_contact_status(self, msg: Message) -> None:
+        """AMI ContactStatus: Reachable / Unreachable / Removed / Created of an AOR."""
+        status = msg.get("ContactStatus", "")
+        aor = msg.get("AOR", "") or msg.get("EndpointName", "")
+        if status in ("Reachable", "Created", "Updated"):
+            self.reachable(aor, True)
+        elif status in ("Unreachable", "Removed"):
+            self.reachable(aor, False)
+
+    def on_device_state(self, msg: Message) -> None:
+        """AMI DeviceStateChange of PJSIP/EXT: NOT_INUSE means the phone is there again."""
+        device, state = msg.get("Device", ""), msg.get("State", "")
+        if device.startswith("PJSIP/") and state == "NOT_INUSE":
+            self.reachable(device[len("PJSIP/"):], True)
+
+    def unreachable_queues(self) -> list[str]:
+        """Queues whose logged-in staff are all paused as unreachable (an alarm)."""
+        ctx, out = self.ctx, []
+        book = ctx.book.agents
+        for name, servers in self._servers().items():
+            staff = [rec for rec in (book[a] for a in servers)
+                     if rec.state != AgentState.LOGGED_OUT]
+            if staff and all(r.state == AgentState.PAUSED and r.pause_reason == "unreachable"
+                             for r in staff):
+                out.append(name)
+        return out
+
+    def _servers(self) -> dict[str, list[str]]:
+        """Queue -> the agents whose site and skills serve it: fixed by the site file, so
+        worked out once (the wallboard asks every second; 20,000 agents × 20 queues of
+        `serves` was most of the daemon's time, docs/scale.md)."""
+        if self._serving is None:
+            ctx = self.ctx
+            self._serving = {
+                name: [a for a in ctx.book.agents
+                       if serves(ctx.agents[a].site, ctx.agents[a].skills, q.site, q.skills)]
+                for name, q in ctx.spec.queues.items()}
+        return self._serving

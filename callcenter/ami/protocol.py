@@ -1,0 +1,72 @@
+"""A faster reader of the AMI stream for panoramisk's Manager (one Message per event).
+
+panoramisk parses every message through `Message.from_line` and a dict per line; here an event
+(the bulk of the stream) is split once and its store filled directly, giving the same
+`Message` (case-insensitive keys, repeated keys as a list, a `content` key). Anything else
+(responses, command output) still goes through `Message.from_line`. Bytes are kept until a
+message is whole, so a UTF-8 character split across two reads is decoded whole."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+__all__ = ["FastAmiProtocol", "parse_event"]
+
+_END = b"\r\n\r\n"
+_GREETING = b"Asterisk Call Manager/"
+_QUOTED = frozenset(Message.quoted_keys)
+
+
+def parse_event(block: str) -> Message:
+    """One event ("Event: X\\r\\nKey: value…", no blank line) as panoramisk's Message."""
+    store: dict[str, tuple[str, Any]] = {}
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        low = key.lower()
+        if low in _QUOTED:
+            value = unquote(value).strip()
+        old = store.get(low)
+        if old is not None:  # a repeated key (ChanVariable…): every value, in order
+            prev = old[1]
+            store[low] = (old[0], [*prev, value] if isinstance(prev, list) else [prev, value])
+        else:
+            store[low] = (key, value)
+    store["content"] = ("content", "")
+    msg = Message.__new__(Message)
+    msg._store = store
+    msg.manager = None
+    return msg
+
+
+class FastAmiProtocol(AMIProtocol):
+    """AMIProtocol whose `data_received` parses events with `parse_event`."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._pending = b""
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._pending + data
+        if self.version is None and buffer[:len(_GREETING)] == _GREETING[:len(buffer)]:
+            if b"\r\n" not in buffer:  # the greeting line is not whole yet
+                self._pending = buffer
+                return
+            first, _, buffer = buffer.partition(b"\r\n")
+            self.version = first.decode("ascii", "replace").partition("/")[2].strip()
+            self.log.info("protocol version: '%s'", self.version)
+        *blocks, self._pending = buffer.split(_END)
+        encoding = getattr(self, "encoding", "ascii")
+        for raw in blocks:
+            block = raw.decode(encoding, "replace").strip()
+            if block.startswith("Event: "):
+                message: Message | None = parse_event(block)
+            else:
+                message = Message.from_line(block)
+            if message is not None:
+                self.handle_message(message)

@@ -1,0 +1,69 @@
+"""What a daemon that takes the lead learns before it takes calls (docs/cluster.md): each
+agent's state as the deposed leader last recorded it (the last `agent.state` event in
+PostgreSQL), and the phones on live channels from every node's AMI."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+import psycopg
+
+from callcenter.agents.state import AgentRecord, AgentState
+
+__all__ = ["last_agent_states", "take_over"]
+
+log = logging.getLogger(__name__)
+
+# the newest event of each agent; the index events_agent_at (agent_id, at) serves it
+_LAST_STATES = """
+SELECT DISTINCT ON (agent_id) agent_id, data
+  FROM events
+ WHERE kind = 'agent.state' AND agent_id IS NOT NULL
+ ORDER BY agent_id, at DESC, seq DESC
+"""
+
+
+async def last_agent_states(dsn: str, agent_ids: list[str]) -> dict[str, AgentRecord]:
+    """Each known agent's last recorded state; agents never recorded are left out."""
+    known = set(agent_ids)
+    out: dict[str, AgentRecord] = {}
+    async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=5) as conn:
+        cur = await conn.execute(_LAST_STATES)
+        for agent_id, data in await cur.fetchall():
+            if agent_id not in known:
+                continue
+            rec = _record(agent_id, data or {})
+            if rec is not None:
+                out[agent_id] = rec
+    return out
+
+
+def _record(agent_id: str, data: dict[str, Any]) -> AgentRecord | None:
+    try:
+        state = AgentState(str(data.get("state", "")))
+    except ValueError:
+        log.warning("agent %s: last recorded state %r is unknown; left as it is", agent_id,
+                    data.get("state"))
+        return None
+    since = 0.0
+    if data.get("since"):
+        with contextlib.suppress(ValueError):
+            since = dt.datetime.fromisoformat(str(data["since"])).timestamp()
+    return AgentRecord(agent_id, state, since, str(data.get("device") or ""),
+                       str(data.get("reason") or ""), 0)
+
+
+async def take_over(dsn: str, book: Any, acd: Any, channels: Any) -> int:
+    """Bring the book (and through it the scheduler and the lamps) to the last recorded
+    states, then let the ACD relearn which phones are on a live call; returns how many
+    agents changed."""
+    records = await last_agent_states(dsn, list(book.agents))
+    changed = book.restore(records.values())
+    await channels.resync()
+    acd.relearn_phones(channels)
+    log.info("take-over: %d of %d agents brought to their last recorded state", changed,
+             len(book.agents))
+    return changed

@@ -1,0 +1,52 @@
+"""What follows the agent book besides the scheduler: the desk phones' lamps (BLF, a
+Custom:agent-ID device state per agent) and the `agent.state` event of every change."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from callcenter.agents import AgentBook, AgentRecord
+from callcenter.agents.state import DEVICE_STATES, AgentState
+
+__all__ = ["AgentLamps"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentLamps:
+    def __init__(self, book: AgentBook, ami: Any, recorder: Any, spec: Any) -> None:
+        self.book, self.ami, self.recorder = book, ami, recorder
+        self.sites = {a.id: a.site for a in spec.agents}
+        self._tasks: set[asyncio.Task[None]] = set()
+        book.listeners.append(self.publish)
+        book.transitions.append(self.record)
+        ami.on_ready(self.publish_all)
+
+    def record(self, rec: AgentRecord, prev: AgentState, since: float, reason: str) -> None:
+        self.recorder.emit("agent.state", agent_id=rec.agent_id,
+                           site=self.sites.get(rec.agent_id), state=rec.state.value,
+                           reason=rec.pause_reason, prev=prev.value, prev_reason=reason,
+                           since=dt.datetime.fromtimestamp(since, dt.UTC).isoformat(),
+                           device=rec.device)
+
+    def publish(self, rec: AgentRecord) -> None:
+        if not self.ami.connected.is_set():
+            return  # published on the next connect
+        task = asyncio.create_task(self._set(rec))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _set(self, rec: AgentRecord) -> None:
+        try:
+            await self.ami.action({"Action": "Setvar",
+                                   "Variable": f"DEVICE_STATE(Custom:agent-{rec.agent_id})",
+                                   "Value": DEVICE_STATES[rec.state]})
+        except Exception as exc:  # a lamp is not worth failing a call over
+            log.warning("could not publish agent %s state: %s", rec.agent_id, exc)
+
+    async def publish_all(self) -> None:
+        for rec in self.book.agents.values():
+            await self._set(rec)
