@@ -129,6 +129,9 @@ class AgentBook:
         self.files = AgentFiles(path) if path else None
         self.clock = clock
         self.agents = {a: AgentRecord(a, since=clock()) for a in agent_ids}
+        # device -> the agent logged in at it, and back: `at_device` without a walk
+        self._at: dict[str, str] = {}
+        self._device_of: dict[str, str] = {}
         self.listeners: list[Callable[[AgentRecord], None]] = []
         # (record, previous state, its start time, its pause reason): for call events
         self.transitions: list[Callable[[AgentRecord, AgentState, float, str], None]] = []
@@ -163,6 +166,7 @@ class AgentBook:
             keep_aside(files.journal)
         for rec in self.agents.values():
             _resume(rec)
+            self._index(rec)
 
     def restore(self, records: Iterable[AgentRecord]) -> int:
         """Take each agent's state as another daemon last recorded it (a take-over of the
@@ -200,9 +204,19 @@ class AgentBook:
                 self.agents[rec.agent_id] = rec
         return bad
 
+    def _index(self, rec: AgentRecord) -> None:
+        aid = rec.agent_id
+        old = self._device_of.pop(aid, "")
+        if old and self._at.get(old) == aid:
+            del self._at[old]
+        if rec.device and rec.state != AgentState.LOGGED_OUT:
+            self._at[rec.device] = aid
+            self._device_of[aid] = rec.device
+
     def _save(self, rec: AgentRecord, durable: bool = True) -> None:
-        """Journal `rec` (see callcenter.agents.journal); `durable`: fsynced before this
-        returns, for what the agent is told of — else within a fraction of a second."""
+        """Index and journal `rec` (see callcenter.agents.journal); `durable`: fsynced before
+        this returns, for what the agent is told of — else within a fraction of a second."""
+        self._index(rec)
         if self.files is None:
             return
         self.files.append(_doc(rec), durable=durable, agents=len(self.agents),
@@ -220,10 +234,9 @@ class AgentBook:
             raise AgentStateError(f"no agent {agent_id} in the site file") from None
 
     def at_device(self, device: str) -> AgentRecord | None:
-        for rec in self.agents.values():
-            if rec.device == device and rec.state != AgentState.LOGGED_OUT:
-                return rec
-        return None
+        """The agent logged in at `device`, if any."""
+        aid = self._at.get(device)
+        return self.agents[aid] if aid is not None else None
 
     def _move(self, rec: AgentRecord, to: AgentState, **changes: object) -> AgentRecord:
         if to != rec.state and to not in _ALLOWED[rec.state]:

@@ -81,6 +81,16 @@ class LiveChannels:
         """The live channels of one SIP phone (PJSIP/EXT-xxxxxxxx)."""
         return [c for c in self.channels.values() if phone_of(c.name) == extension]
 
+    def by_phone(self) -> dict[str, list[Channel]]:
+        """Every SIP phone's live channels, in one pass (a re-learn after a connect asks for
+        each agent's: one walk of 10,000 channels per agent was minutes at scale)."""
+        out: dict[str, list[Channel]] = {}
+        for c in self.channels.values():
+            phone = phone_of(c.name)
+            if phone:
+                out.setdefault(phone, []).append(c)
+        return out
+
     def snapshot(self) -> list[dict[str, Any]]:
         return [asdict(c) for c in sorted(self.channels.values(), key=lambda c: c.seen_at)]
 

@@ -170,3 +170,23 @@ def test_restore_takes_another_daemons_last_states(tmp_path: Path) -> None:
     again = AgentBook(["1001", "1002", "1003"], tmp_path / "agents.json")
     assert again.get("1001").state == AgentState.READY
     assert again.get("1002").state == AgentState.ON_CALL
+
+
+def test_the_agent_at_a_device_follows_logins_moves_and_restarts(tmp_path: Path) -> None:
+    """`at_device` is an index kept by every change (not a walk of 20,000 agents)."""
+    book = AgentBook(IDS, tmp_path / "agents.json", clock=_clock)
+    assert book.at_device("8001") is None
+    book.login("a1", "8001")
+    assert book.at_device("8001").agent_id == "a1"
+    book.login("a1", "8002")  # hot-desking: the agent moved
+    assert book.at_device("8001") is None and book.at_device("8002").agent_id == "a1"
+    book.login("a2", "8002")  # another agent at that phone: a1 is logged out
+    assert book.at_device("8002").agent_id == "a2"
+    assert book.get("a1").state == AgentState.LOGGED_OUT
+    book.pause("a2", "lunch")
+    assert book.at_device("8002").agent_id == "a2"
+    book.close()
+    again = AgentBook(IDS, tmp_path / "agents.json", clock=_clock)
+    assert again.at_device("8002").agent_id == "a2"
+    again.logout("a2")
+    assert again.at_device("8002") is None

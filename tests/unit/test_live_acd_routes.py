@@ -164,6 +164,17 @@ async def test_an_unreachable_phone_pauses_its_agent_until_it_is_back(acd: AcdHa
     assert acd.state("1003") == ("paused", "lunch")  # an agent's own pause stays
 
 
+async def test_a_hot_desking_agent_is_paused_by_the_phone_it_logged_in_at(
+        acd: AcdHarness) -> None:
+    acd.book.login("1003", "8001")  # 1003 works at 1001's desk today
+    acd.event("ContactStatus", AOR="8003", ContactStatus="Unreachable")  # its own desk
+    assert acd.state("1003") == ("ready", "")
+    acd.event("ContactStatus", AOR="8001", ContactStatus="Unreachable")
+    assert acd.state("1003") == ("paused", "unreachable")
+    acd.event("DeviceStateChange", Device="PJSIP/8001", State="NOT_INUSE")
+    assert acd.state("1003") == ("ready", "")
+
+
 async def test_a_phone_in_use_again_lifts_an_unreachable_pause(acd: AcdHarness) -> None:
     acd.book.login("1003", "8003")
     acd.event("ContactStatus", AOR="8003", ContactStatus="Removed")

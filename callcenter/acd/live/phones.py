@@ -29,18 +29,20 @@ class Phones:
         self.offers = offers
         self._calls: dict[str, str] = {}  # agent -> channel of a call the ACD did not give
         self._serving: dict[str, list[str]] | None = None
+        self._configured: dict[str, list[str]] | None = None
 
     def relearn(self, channels: Any) -> None:
         """After (re)connecting to AMI the channel table is true: an agent whose phone is on
         a live channel is on a call (not to be rung with a second caller); an agent believed
         on a call whose phone has none, and no ACD call, is ready again."""
         ctx = self.ctx
+        on_phone = channels.by_phone()
         for rec in list(ctx.book.agents.values()):
             aid = rec.agent_id
             if rec.state == AgentState.LOGGED_OUT or ctx.calls.of_agent(aid) is not None:
                 continue
             phone = ctx.phone_of(aid)
-            live = channels.of_phone(phone)
+            live = on_phone.get(phone, [])
             if live and rec.state in (AgentState.READY, AgentState.WRAP_UP,
                                       AgentState.ON_CALL):
                 self._calls[aid] = live[0].uniqueid
@@ -65,11 +67,28 @@ class Phones:
                     log.info("agent %s's call ended: ready", aid)
                     ctx.agent(ctx.book.call_ended, aid, False)
 
+    def at_phone(self, extension: str) -> list[str]:
+        """The logged-in agents an extension rings: the one logged in at it, and those who
+        logged in without a device whose configured phone it is. Looked up, not walked: every
+        call's end reports its phones (two device-state changes per call, at 20,000 agents)."""
+        book, out = self.ctx.book, []
+        here = book.at_device(extension)
+        if here is not None:
+            out.append(here.agent_id)
+        if self._configured is None:
+            self._configured = {}
+            for aid in book.agents:
+                self._configured.setdefault(self.ctx.agents[aid].extension, []).append(aid)
+        for aid in self._configured.get(extension, ()):
+            rec = book.agents[aid]
+            if not rec.device and rec.state != AgentState.LOGGED_OUT and aid not in out:
+                out.append(aid)
+        return out
+
     def reachable(self, extension: str, reachable: bool) -> None:
         ctx = self.ctx
-        for rec in list(ctx.book.agents.values()):
-            if rec.state == AgentState.LOGGED_OUT or ctx.phone_of(rec.agent_id) != extension:
-                continue
+        for aid in self.at_phone(extension):
+            rec = ctx.book.agents[aid]
             if reachable and rec.state == AgentState.PAUSED and \
                     rec.pause_reason in PHONE_PAUSES:
                 log.info("agent %s's phone %s is reachable again: ready", rec.agent_id,
