@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class AgentFiles:
         self.lines = 0  # journal lines since the snapshot
         self.compactions = 0
         self._fd = -1
+        self._fd_lock = threading.Lock()  # the deferred fsync runs in a worker thread
         self._size = 0
         self._dirty = False
         self._timer: asyncio.TimerHandle | None = None
@@ -179,22 +181,33 @@ class AgentFiles:
         except RuntimeError:  # no event loop (a CLI command, a unit test): at once
             self.sync()
             return
-        self._timer = loop.call_later(self.sync_seconds, self.sync)
+        self._timer = loop.call_later(self.sync_seconds, self._sync_in_thread, loop)
+
+    def _sync_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The deferred fsync of call progress, off the event loop (it waits for the disk)."""
+        self._timer = None
+        loop.run_in_executor(None, self._flush)
 
     def sync(self) -> None:
         """fsync what is journalled (a power cut then loses none of it)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._dirty and self._fd >= 0:
-            try:
-                os.fdatasync(self._fd)
-                self._dirty = False
-            except OSError as exc:
-                log.error("agent journal %s: fsync failed: %s", self.journal, exc)
+        self._flush()
+
+    def _flush(self) -> None:
+        with self._fd_lock:
+            if self._dirty and self._fd >= 0:
+                self._dirty = False  # a line journalled meanwhile marks it dirty again
+                try:
+                    os.fdatasync(self._fd)
+                except OSError as exc:
+                    self._dirty = True
+                    log.error("agent journal %s: fsync failed: %s", self.journal, exc)
 
     def close(self) -> None:
         self.sync()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        with self._fd_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

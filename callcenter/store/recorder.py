@@ -293,7 +293,7 @@ class EventRecorder:
             if self.held and not self.flush_held():
                 self._wake.set()
             try:
-                self.spool.sync()
+                await asyncio.to_thread(self.spool.sync)
             except OSError as exc:
                 log.error("spool fsync failed: %s", exc)
 

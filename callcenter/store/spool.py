@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class Spool:
         self.segment_bytes = segment_bytes
         self._fd = -1
         self._name = ""
+        self._fd_lock = threading.Lock()  # `sync` runs in a worker thread (the recorder's)
         self._size = 0
         self._dirty = False
         self._torn = False
@@ -48,11 +50,12 @@ class Spool:
     # ---- writing ---------------------------------------------------------------------
     def _open_new(self) -> None:
         if self._fd >= 0:
-            try:
-                os.fsync(self._fd)
-            finally:
-                os.close(self._fd)
-                self._fd = -1
+            with self._fd_lock:
+                try:
+                    os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                    self._fd = -1
         name = f"events-{time.time_ns():020d}.jsonl"
         while (self.dir / name).exists():  # two segments within one clock tick
             name = f"events-{int(name[7:27]) + 1:020d}.jsonl"
@@ -91,15 +94,23 @@ class Spool:
         return Position(self._name, self._size)
 
     def sync(self) -> None:
-        if self._dirty and self._fd >= 0:
-            os.fsync(self._fd)
-            self._dirty = False
+        """fsync what is appended; safe from another thread (the event loop must not wait
+        for the disk). A line appended meanwhile marks the spool dirty again."""
+        with self._fd_lock:
+            if self._dirty and self._fd >= 0:
+                self._dirty = False
+                try:
+                    os.fsync(self._fd)
+                except OSError:
+                    self._dirty = True
+                    raise
 
     def close(self) -> None:
         if self._fd >= 0:
             self.sync()
-            os.close(self._fd)
-            self._fd = -1
+            with self._fd_lock:
+                os.close(self._fd)
+                self._fd = -1
 
     # ---- reading ---------------------------------------------------------------------
     def segments(self) -> list[str]:
