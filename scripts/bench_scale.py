@@ -337,6 +337,8 @@ def main() -> None:
     ap.add_argument("--profile", help="py-spy output of the window (.svg, or .txt: raw)")
     ap.add_argument("--json", default="bench-scale.json")
     args = ap.parse_args()
+    if args.profile and not (Path(sys.executable).parent / "py-spy").exists():
+        ap.error("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
     if args.gen_cpu is not None:
         os.sched_setaffinity(0, {args.gen_cpu})
     work = Path(tempfile.mkdtemp(prefix="cc-scale-"))

@@ -7,8 +7,9 @@ the twin-comparison tests hold the two to the same answers."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["serves", "site_overflow_queue"]
+__all__ = ["queue_staff", "serves", "site_overflow_queue"]
 
 
 def serves(agent_site: str, agent_skills: Mapping[str, int], queue_site: str | None,
@@ -20,6 +21,14 @@ def serves(agent_site: str, agent_skills: Mapping[str, int], queue_site: str | N
     if queue_site is not None and queue_site != "" and agent_site != queue_site:
         return False
     return all(agent_skills.get(skill, 0) >= level for skill, level in queue_skills.items())
+
+
+def queue_staff(spec: Any) -> dict[str, list[str]]:
+    """Per queue of a site file (`SiteFile`), the ids of the agents who count as its staff
+    (`serves`): what the scheduler, the wallboard and the alarms count."""
+    return {name: [a.id for a in spec.agents
+                   if serves(a.site, a.skills, q.site, q.skills)]
+            for name, q in spec.queues.items()}
 
 
 def site_overflow_queue(queues: Mapping[str, object], from_queue: str,

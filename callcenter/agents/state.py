@@ -266,8 +266,11 @@ class AgentBook:
             self._move(other, AgentState.LOGGED_OUT, device="", pause_reason="")
         if rec.state == AgentState.LOGGED_OUT:
             return self._move(rec, AgentState.READY, device=device, misses=0, pause_reason="")
-        rec.device = device
-        self._save(rec)
+        if rec.device != device:  # the same state at another phone: lamps and views follow
+            rec.device = device
+            self._save(rec)
+            for listener in self.listeners:
+                listener(rec)
         return rec
 
     def logout(self, agent_id: str) -> AgentRecord:

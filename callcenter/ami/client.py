@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,6 +53,14 @@ class AmiClient:
     def on_ready(self, handler: ReadyHandler) -> None:
         """Run `handler()` after every successful (re)connect — to resynchronise state."""
         self._on_ready.append(handler)
+
+    def deliver(self, message: Message) -> None:
+        """Hand `message` to the handlers of its event as if Asterisk had sent it (the
+        Hangups a lost node can no longer send: callcenter/cluster/nodes_ami.py)."""
+        event = message.get("Event", "")
+        for pattern, handler in list(self._handlers):
+            if fnmatch.fnmatchcase(event, pattern):
+                self._wrap(handler)(None, message)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ami")

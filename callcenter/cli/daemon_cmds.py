@@ -111,7 +111,9 @@ def cluster_lines(part: dict | None) -> list[str]:
     for name, node in sorted(part.get("nodes", {}).items()):
         lines.append(f"  node {name:<12} {node.get('address', ''):<16} AMI "
                      + ("up" if node["ami"] else "DOWN")
-                     + f", {node.get('channels', 0)} channels ({node['connects']} connects)")
+                     + f", {node.get('channels', 0)} channels ({node['connects']} connects)"
+                     + (f", {node['channels_lost']} ended by its loss"
+                        if node.get("channels_lost") else ""))
     return lines
 
 

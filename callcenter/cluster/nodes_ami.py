@@ -4,7 +4,11 @@
 Events from all nodes reach the same handlers, each tagged with its node (`CcNode`). An
 action on a channel goes to the node the channel lives on (learnt from the events); a new
 call (Originate) goes to the connected node carrying the fewest channels; globals and AstDB
-writes go to every connected node; CoreShowChannels gathers every node's answer."""
+writes go to every connected node; CoreShowChannels gathers every node's answer.
+
+A node whose AMI stays lost for `lost_after` seconds is taken as dead: each channel it was
+carrying is handed to the handlers as a Hangup (cause 38, network out of order), so the
+agents talking on it come back ready and its callers leave the queues (docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,9 @@ _EVERY_NODE = frozenset({"DBPut", "DBDel", "DBDelTree", "UserEvent"})
 _GATHERED = frozenset({"CoreShowChannels"})
 # the events that say where a channel lives, when it ends, and a node's drain
 _LEARNT = ("Newchannel", "DialEnd", "Hangup", "UserEvent")
+# how long a node's AMI may be away before its calls are taken as ended: longer than a
+# restart of the daemon's connection, about the proxies' probe time (the node is out there)
+LOST_AFTER_SECONDS = 5.0
 # `callcenter node drain` (callcenter/cli/node_cmds.py) tells the daemons with this event
 DRAIN_EVENT = "CallcenterDrain"
 DRAIN_VAR = Var.DRAIN.value
@@ -57,13 +64,17 @@ class _AnyConnected:
 class NodesAmi:
     """One AMI client per node, seen as one."""
 
-    def __init__(self, clients: dict[str, AmiClient]) -> None:
+    def __init__(self, clients: dict[str, AmiClient], *,
+                 lost_after: float = LOST_AFTER_SECONDS) -> None:
         if not clients:
             raise AmiError("no nodes to connect to: the site file lists none under 'nodes:'")
         self.clients = clients
+        self.lost_after = lost_after
         self.connected = _AnyConnected(clients.values())
         self._where: dict[str, str] = {}  # channel name or uniqueid -> node
         self._calls: dict[str, str] = {}  # uniqueid -> node: each node's live channels
+        self._names: dict[str, str] = {}  # uniqueid -> channel name
+        self.lost = dict.fromkeys(clients, 0)  # channels ended by their node's loss
         self.drained: set[str] = set()  # nodes `callcenter node drain` is emptying
         for name, client in clients.items():
             learn = self._learner(name)
@@ -111,6 +122,7 @@ class NodesAmi:
                 self._where.pop(msg.get("Channel", ""), None)
                 self._where.pop(msg.get("Uniqueid", ""), None)
                 self._calls.pop(msg.get("Uniqueid", ""), None)
+                self._names.pop(msg.get("Uniqueid", ""), None)
                 return
             self._learn(msg, node)
         return learn
@@ -120,9 +132,11 @@ class NodesAmi:
             value = msg.get(key)
             if value:
                 self._where[value] = node
-        for key in ("Uniqueid", "DestUniqueid"):
-            if msg.get(key):
-                self._calls[msg[key]] = node
+        for uid, name in (("Uniqueid", "Channel"), ("DestUniqueid", "DestChannel")):
+            if msg.get(uid):
+                self._calls[msg[uid]] = node
+                if msg.get(name):
+                    self._names[msg[uid]] = msg[name]
 
     def load(self) -> dict[str, int]:
         """Live channels per node, as the events told."""
@@ -144,7 +158,34 @@ class NodesAmi:
         return [n for n, c in self.clients.items() if c.connected.is_set()]
 
     async def run(self) -> None:
-        await asyncio.gather(*(c.run() for c in self.clients.values()))
+        await asyncio.gather(*(c.run() for c in self.clients.values()),
+                             *(self._watch_lost(n) for n in self.clients))
+
+    async def _watch_lost(self, node: str, poll: float = 0.25) -> None:
+        """Take a node's channels as ended once its AMI has been away `lost_after` s."""
+        client, loop = self.clients[node], asyncio.get_running_loop()
+        while True:
+            await client.connected.wait()
+            while client.connected.is_set():
+                await asyncio.sleep(poll)
+            lost_at = loop.time()
+            while not client.connected.is_set() and loop.time() - lost_at < self.lost_after:
+                await asyncio.sleep(poll)
+            if not client.connected.is_set():
+                self.node_lost(node)
+
+    def node_lost(self, node: str) -> int:
+        """Every channel `node` carried, handed to the handlers as a Hangup; how many."""
+        uids = [uid for uid, where in self._calls.items() if where == node]
+        if uids:
+            log.warning("node %s: AMI away for %g s; its %d channels are taken as ended",
+                        node, self.lost_after, len(uids))
+        for uid in uids:
+            self.clients[node].deliver(Message({
+                "Event": "Hangup", "Uniqueid": uid, "Channel": self._names.get(uid, ""),
+                "Cause": "38", "Cause-txt": "Network out of order", NODE_FIELD: node}))
+        self.lost[node] += len(uids)
+        return len(uids)
 
     async def stop(self) -> None:
         for client in self.clients.values():

@@ -47,7 +47,8 @@ def cluster_document(d: Daemon) -> dict[str, Any] | None:
     load = d.ami.load()
     return {**d.leadership.snapshot(),
             "nodes": {n: {"ami": c.connected.is_set(), "connects": c.connects,
-                          "address": c.host, "channels": load.get(n, 0)}
+                          "address": c.host, "channels": load.get(n, 0),
+                          "channels_lost": d.ami.lost.get(n, 0)}
                       for n, c in d.ami.clients.items()}}
 
 

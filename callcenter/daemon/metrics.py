@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from callcenter.store.events import Event
@@ -95,11 +95,15 @@ class _ClusterCollector(Collector):
                                "connected", labels=["node"])
         channels = GaugeMetricFamily("callcenter_node_channels", "Live channels on the "
                                      "node", labels=["node"])
+        lost = CounterMetricFamily("callcenter_node_channels_lost", "Channels taken as "
+                                   "ended because the node's AMI stayed away", labels=["node"])
         for name, node in sorted(part.get("nodes", {}).items()):
             up.add_metric([name], 1.0 if node["ami"] else 0.0)
             channels.add_metric([name], float(node.get("channels", 0)))
+            lost.add_metric([name], float(node.get("channels_lost", 0)))
         yield up
         yield channels
+        yield lost
 
 
 class Metrics:

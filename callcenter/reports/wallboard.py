@@ -1,10 +1,11 @@
-"""The live wallboard: the daemon's `wallboard` snapshot drawn for a terminal (`top`), and who
-counts as each queue's staff on it (the one rule, `callcenter.acd.rules.serves`)."""
+"""The live wallboard: the daemon's `wallboard` snapshot drawn for a terminal (`top`). Who
+counts as each queue's staff, and how many are in each state, is the daemon's
+(`callcenter.acd.live.staffing`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rich import box
@@ -12,36 +13,12 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from callcenter.acd.rules import serves
 from callcenter.reports.labels import label, state_label, title
 
-__all__ = ["WIDE", "queue_staff", "render_wallboard", "staff_counts"]
+__all__ = ["WIDE", "render_wallboard"]
 
 SL_TARGET = 0.8  # the usual 80/20 goal: below it the service level shows red
 WIDE = 120  # from this many columns the queue figures are one table, else two
-
-
-def queue_staff(spec: Any) -> dict[str, list[str]]:
-    """Per queue of a site file (`SiteFile`), the ids of the agents who count as its staff:
-    of the queue's site, with every required skill (what the scheduler counts)."""
-    return {name: [a.id for a in spec.agents
-                   if serves(a.site, a.skills, q.site, q.skills)]
-            for name, q in spec.queues.items()}
-
-
-_BUSY = frozenset({"ringing", "on_call", "wrap_up"})
-
-
-def staff_counts(staff: Iterable[str], states: Mapping[str, tuple[str, str]]
-                 ) -> dict[str, int]:
-    """The wallboard's agent columns of one queue: `states` maps agent id to (state, pause
-    reason); an agent without a state is logged out."""
-    seen = [states.get(a, ("logged_out", "")) for a in staff]
-    return {"ready": sum(s == "ready" for s, _ in seen),
-            "busy": sum(s in _BUSY for s, _ in seen),
-            "paused": sum(s == "paused" for s, _ in seen),
-            "logged_in": sum(s != "logged_out" for s, _ in seen),
-            "unreachable": sum(s == "paused" and r == "unreachable" for s, r in seen)}
 
 
 def _pct(value: float | None) -> Text:

@@ -78,11 +78,20 @@ def test_one_ami_over_two_nodes(nodes: RunningNodes) -> None:
 def test_a_dead_node_leaves_the_other_working(nodes: RunningNodes) -> None:
     async def main() -> None:
         ami = NodesAmi.for_site(nodes.site.spec, nodes.site.secrets.ami_secret)
+        hangups: list[str] = []
+        ami.on_event("Hangup", lambda m: hangups.append((m["Uniqueid"], m[NODE_FIELD])))
         runner = asyncio.ensure_future(ami.run())
         try:
             await _connected(ami)
+            await _originate(ami, "call-doomed")  # both idle: media-1 takes it
+            await _until(lambda: ami.node_of("call-doomed") == "media-1")
             nodes.stop("media-1")
             await _until(lambda: ami.up() == ["media-2"], timeout=20)
+            # the node cannot say its calls ended: a few seconds later they are taken as
+            # ended (its agents come back ready, its callers leave the queues)
+            await _until(lambda: ("call-doomed", "media-1") in hangups,
+                         timeout=ami.lost_after + 5)
+            assert ami.load()["media-1"] == 0
             assert ami.connected.is_set()
             await ami.set_global("CC_TEST_MARK", "one")  # taken by the node that is up
             assert "CC_TEST_MARK=one" in nodes.cli("media-2", "dialplan show globals")

@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from callcenter.acd.live.staffing import COLUMNS, Staffing
+from callcenter.agents import AgentBook
 from callcenter.cli import main
 from callcenter.daemon.app import status_socket
 from callcenter.daemon.status import StatusServer
-from callcenter.reports.wallboard import queue_staff, render_wallboard, staff_counts
+from callcenter.reports.wallboard import render_wallboard
 from callcenter.site import load_site_file
 
 EXAMPLE = Path(__file__).parents[2] / "callcenter" / "example" / "site.yaml"
@@ -94,15 +96,27 @@ def test_staff_is_who_the_scheduler_counts() -> None:
     """Site and skills both decide (acd.rules.serves): with every example agent logged in,
     a site-bound queue counts only its own site's agents."""
     spec = load_site_file(EXAMPLE)
-    staff = queue_staff(spec)
-    everyone = {a.id: ("ready", "") for a in spec.agents}
-    logged = {q: staff_counts(ids, everyone)["logged_in"] for q, ids in staff.items()}
+    book = AgentBook([a.id for a in spec.agents], clock=lambda: 1.0)
+    staffing = Staffing(spec, book)
+    for a in spec.agents:
+        book.login(a.id, a.extension)
+    logged = {q: staffing.counts(q)["logged_in"] for q in spec.queues}
     assert (logged["course-bj"], logged["course-cd"], logged["tech"]) == (2, 3, 1)
-    assert staff["tech"] == ["1002"]  # 2003 has the skill but works in Chengdu
+    assert staffing.staff["tech"] == ["1002"]  # 2003 has the skill but works in Chengdu
     assert logged["sales"] == 2  # a national queue takes both sites
-    mixed = {"1001": ("paused", "unreachable"), "1002": ("on_call", "")}
-    assert staff_counts(staff["course-bj"], mixed) == {
+    book.pause("1001", "unreachable")
+    book.ringing("1002")
+    book.answered("1002")
+    assert staffing.counts("course-bj") == {
         "ready": 0, "busy": 1, "paused": 1, "logged_in": 2, "unreachable": 1}
+    assert "course-bj" not in staffing.unreachable_queues()  # 1002 is on a call
+    book.call_ended("1002", False)
+    book.pause("1002", "unreachable")
+    assert "course-bj" in staffing.unreachable_queues()
+    for a in spec.agents:
+        book.logout(a.id)
+    assert all(staffing.counts(q) == dict.fromkeys(COLUMNS, 0) for q in spec.queues)
+    assert staffing.unreachable_queues() == []
 
 
 def board_of_example() -> dict:

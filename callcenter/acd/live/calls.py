@@ -109,6 +109,14 @@ class CallBook:
         call_id = self._by_agent.get(agent)
         return self._calls.get(call_id) if call_id else None
 
+    def waiting_by_queue(self) -> dict[str, list[WaitingCall]]:
+        """`waiting_in` of every queue, in one pass (the wallboard's frame)."""
+        out: dict[str, list[WaitingCall]] = {}
+        for c in self._calls.values():
+            if c.state == "waiting" and not c.callback:
+                out.setdefault(c.queue, []).append(c)
+        return out
+
     def waiting_in(self, queue: str) -> list[WaitingCall]:
         """Callers waiting on the line in `queue` (not offered, not callback requests)."""
         return [c for c in self._calls.values()

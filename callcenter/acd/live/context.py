@@ -13,6 +13,7 @@ from typing import Any
 from callcenter.acd import QueueConfig, Scheduler
 from callcenter.acd.live.announce import sound_path
 from callcenter.acd.live.calls import CallBook, WaitingCall
+from callcenter.acd.live.staffing import Staffing
 from callcenter.acd.live.stats import AcdStats
 from callcenter.agents import AgentBook
 from callcenter.agents.state import AgentStateError
@@ -55,6 +56,7 @@ class AcdContext:
         self.sounds = sounds or Path("/nonexistent")
         self.clock = clock
         self.agents = {a.id: a for a in site.spec.agents}
+        self.staffing = Staffing(site.spec, book)  # counts per queue, fed by the book
         self.apply: Callable[[list[Any]], None] = lambda decisions: None
         # several daemons: the leader's term, carried by every offer (fencing; 0: one server)
         self.term: Callable[[], int] = lambda: 0

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from panoramisk.message import Message
 
-from callcenter.acd.rules import serves
 from callcenter.agents import AgentState
 from callcenter.agents.state import PHONE_PAUSES
 
@@ -28,7 +27,6 @@ class Phones:
         self.ctx = ctx
         self.offers = offers
         self._calls: dict[str, str] = {}  # agent -> channel of a call the ACD did not give
-        self._serving: dict[str, list[str]] | None = None
         self._configured: dict[str, list[str]] | None = None
 
     def relearn(self, channels: Any) -> None:
@@ -113,27 +111,3 @@ class Phones:
         device, state = msg.get("Device", ""), msg.get("State", "")
         if device.startswith("PJSIP/") and state == "NOT_INUSE":
             self.reachable(device[len("PJSIP/"):], True)
-
-    def unreachable_queues(self) -> list[str]:
-        """Queues whose logged-in staff are all paused as unreachable (an alarm)."""
-        ctx, out = self.ctx, []
-        book = ctx.book.agents
-        for name, servers in self._servers().items():
-            staff = [rec for rec in (book[a] for a in servers)
-                     if rec.state != AgentState.LOGGED_OUT]
-            if staff and all(r.state == AgentState.PAUSED and r.pause_reason == "unreachable"
-                             for r in staff):
-                out.append(name)
-        return out
-
-    def _servers(self) -> dict[str, list[str]]:
-        """Queue -> the agents whose site and skills serve it: fixed by the site file, so
-        worked out once (the wallboard asks every second; 20,000 agents × 20 queues of
-        `serves` was most of the daemon's time, docs/scale.md)."""
-        if self._serving is None:
-            ctx = self.ctx
-            self._serving = {
-                name: [a for a in ctx.book.agents
-                       if serves(ctx.agents[a].site, ctx.agents[a].skills, q.site, q.skills)]
-                for name, q in ctx.spec.queues.items()}
-        return self._serving

@@ -60,7 +60,8 @@ class LiveAcd:
         self.on_device_state = self.phones.on_device_state
         self.relearn_phones = self.phones.relearn
         self.phone_hung_up = self.phones.hung_up
-        self.unreachable_queues = self.phones.unreachable_queues
+        self.unreachable_queues = self.ctx.staffing.unreachable_queues
+        self.staff_counts = self.ctx.staffing.counts
         self.transfer = self.transfers.to_queue
         self.requeue = self.transfers.back_after_restart
         self.on_attended_transfer = self.transfers.on_attended_transfer
@@ -164,14 +165,7 @@ class LiveAcd:
 
     def ready_for(self, queue: str) -> int:
         """Agents ready now who are staff of `queue` (the dialler paces lead calls by it)."""
-        from callcenter.acd.rules import serves
-
-        ctx = self.ctx
-        q = ctx.spec.queues[queue]
-        return sum(1 for rec in ctx.book.agents.values()
-                   if rec.state.value == "ready" and rec.agent_id in ctx.agents
-                   and serves(ctx.agents[rec.agent_id].site, ctx.agents[rec.agent_id].skills,
-                              q.site, q.skills))
+        return self.ctx.staffing.ready(queue)
 
     def snapshot(self) -> dict[str, Any]:
         ctx = self.ctx
