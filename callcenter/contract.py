@@ -46,6 +46,7 @@ class Var(StrEnum):
     TERM = "CC_TERM"  # the leader's term: a global on every node; on a channel, the offer's
     HANDS = "CC_HANDS"  # dialplan-only: how often a call was handed to a daemon
     DRAIN = "CC_DRAIN"  # global on a node: "1" while `callcenter node drain` empties it
+    FLOW_AT = "CC_FLOW_AT"  # a caller's place in its flow (several daemons: ivr/place.py)
 
 
 class Next(StrEnum):

@@ -15,6 +15,7 @@ from callcenter.acd.live.service import LiveAcd
 from callcenter.agi import AgiError, AgiHangup, AgiSession
 from callcenter.contract import Next, Var
 from callcenter.daemon.agi_io import AgiCallIO
+from callcenter.ivr.place import Place, decode_place, encode_place
 from callcenter.site import Site
 from callcenter.store.recorder import NullRecorder
 
@@ -94,11 +95,19 @@ class FlowCalls:
 
         io = self._io(session)
         number = args[0] if args else ""
+        # a call handed over from a daemon that died mid-flow carries its place
+        resume = decode_place(args[1], self.site.flows) if len(args) > 1 else None
         active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
         self.active[session.uniqueid] = active
-        log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?", number)
-        self._call_start(session, flow, number, io)
+        if resume is None:
+            log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?",
+                     number)
+            self._call_start(session, flow, number, io)
+        else:  # the call started on the other daemon: one call.start per call
+            log.info("flow %s resumes for caller %s at %s.%s (handed over)", flow,
+                     io.caller_number or "?", resume.flow, resume.node)
         call = session.uniqueid
+        on_place = self._place_keeper(session) if self.site.clustered else None
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             self.recorder.emit(kind, call_id=call, **data)
@@ -110,7 +119,8 @@ class FlowCalls:
                 raise AgiError(f"no flow named {flow!r} in the site")
             outcome = await run_flow(self.site, flow, io, number=number,
                                      on_node=lambda n: _visit(active, n), on_event=on_event,
-                                     contacts=self.contacts)
+                                     contacts=self.contacts, resume=resume,
+                                     on_place=on_place)
             kind, target = outcome.kind, outcome.target or ""
             detail = ",".join(outcome.path)
             self._record(session, flow, kind, target, detail, active, io)
@@ -202,6 +212,18 @@ class FlowCalls:
         self.surveys[outcome] = self.surveys.get(outcome, 0) + 1
         emit("survey.end", flow=due.flow, entry=due.entry, outcome=outcome, answers=answers)
         log.info("survey %s ended: %s, %d answer(s)", due.flow, outcome, answers)
+
+    @staticmethod
+    def _place_keeper(session: AgiSession) -> Any:
+        """Keep the caller's place on its channel (CC_FLOW_AT) when it changes."""
+        last = [""]
+
+        async def keep(place: Place) -> None:
+            text = encode_place(place)
+            if text != last[0]:
+                await session.set_variable(Var.FLOW_AT, text)
+                last[0] = text
+        return keep
 
     def _call_start(self, session: AgiSession, flow: str, number: str,
                     io: AgiCallIO) -> None:

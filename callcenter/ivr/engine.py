@@ -1,17 +1,7 @@
 """The one IVR engine: live calls (over FastAGI) and `callcenter ivr simulate` both run it.
 
-The engine talks to the call only through a CallIO:
-
-    class CallIO(Protocol):
-        caller_number: str          # already cleaned: digits and a leading '+'
-        caller_name: str
-        def now(self) -> datetime   # the clock (live: the real time; simulated: --at)
-        async def play(self, prompts: list[str], interruptible: bool = True) -> str | None
-        async def say(self, kind: str, value: str) -> None       # digits | number | time
-        async def read_digits(self, prompt: str | None, max_digits: int, timeout: float,
-                              terminator: str = "#") -> str      # "" on timeout
-        async def record(self, box: str, max_seconds: int, prompt: str | None = None) -> str
-        async def set_variable(self, name: str, value: str) -> None
+The engine talks to the call only through a `CallIO` (below: play, say, read digits, record,
+set a variable; `now` is the clock, live or simulated).
 
 A caller hanging up surfaces as callcenter.errors.CallerHangup from any of these; the engine
 turns it into a `caller_hangup` outcome at the node where it happened."""
@@ -22,13 +12,14 @@ import datetime as dt
 import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from callcenter.errors import CallcenterError, CallerHangup
 from callcenter.ivr.contacts import ContactBook, normalise_number
+from callcenter.ivr.place import Place
 from callcenter.ivr.regions import region_of
 from callcenter.site import flownodes as n
 from callcenter.site.hours import is_open
@@ -270,18 +261,30 @@ class _Run:
         raise FlowError(f"node {name}: unknown node {type(node).__name__}")
 
 
+# the nodes a caller spends time in: where a hand-over resumes (the others take no time)
+_HEARD = (n.Play, n.Say, n.Menu, n.Input, n.Survey)
+
+
 async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
                    on_node: Callable[[str], None] | None = None,
                    contacts: ContactBook | None = None,
-                   on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Outcome:
+                   on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                   resume: Place | None = None,
+                   on_place: Callable[[Place], Awaitable[None]] | None = None) -> Outcome:
     """Run `flow` for one call until it ends in a queue, transfer, voicemail or hang-up.
     `on_event(kind, data)` hears each step ("ivr.step": flow, node, digits) and what the
-    flow learnt ("contact.match", "survey.answer")."""
+    flow learnt ("contact.match", "survey.answer"). `resume`: start at that place (a call
+    handed over from a daemon that died); `on_place` hears the place before each node."""
     flows = site.flows  # compiled once, when the site was loaded
     run = _Run(site, io, number, on_node, contacts if contacts is not None else site_contacts(site),
                on_event)
+    base = set(run.vars)
     current_flow = flows[flow]
     node_name = current_flow.entry
+    if resume is not None:
+        current_flow, node_name = flows[resume.flow], resume.node
+        run.priority = resume.priority
+        run.vars.update({k: v for k, v in resume.variables.items() if k not in base})
     for _ in range(MAX_STEPS):
         node = current_flow.nodes[node_name]
         run.path.append(node_name if current_flow.name == flow else
@@ -294,6 +297,9 @@ async def run_flow(site: Site, flow: str, io: CallIO, *, number: str = "",
             continue
         mark = len(run.digits)
         run.flow = current_flow.name
+        if on_place is not None and isinstance(node, _HEARD):
+            await on_place(Place(current_flow.name, node_name, run.priority,
+                                 {k: v for k, v in run.vars.items() if k not in base}))
         try:
             result = await run.step(node_name, node)
         except CallerHangup:
