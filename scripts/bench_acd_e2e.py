@@ -9,10 +9,8 @@ Usage: scripts/bench_acd_e2e.py [--calls 30] [--rate 1] [--hold 10]"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from benchkit import stop_daemon, write_figures
 
 from callcenter.asterisk import start, stop
 from callcenter.daemon.app import status_socket
@@ -141,8 +140,7 @@ def main() -> None:
         wall = time.monotonic() - t0
         doc = query_status(status_socket(conf))
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
+        stop_daemon(daemon)
         for p in phones:
             p.stop()
         stop(conf)
@@ -156,9 +154,7 @@ def main() -> None:
           f"queue entry → agent ringing median {stats['queue_to_ring_ms_median']} ms, "
           f"ring → answer median {stats['answer_ms_median']} ms; SIPp ok {res.successful}, "
           f"failed {res.failed}, retransmissions {res.retransmissions}")
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.json} (work folder {work})")
-    os.environ.get("KEEP") or shutil.rmtree(work, ignore_errors=True)
+    write_figures(args.json, out, work)
 
 
 if __name__ == "__main__":

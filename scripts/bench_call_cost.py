@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from benchkit import stop_daemon, write_figures
 
 from callcenter.asterisk import start, stop
 from callcenter.asterisk.launcher import pid_of
@@ -191,11 +191,7 @@ def measure(args: argparse.Namespace, work: Path, dsn: str, pg: int) -> dict:
               tree_cpu_ms(pg), time.monotonic())
         after = query_status(sock)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop_daemon(daemon)
         phones.terminate()
         phones.wait(5)
         stop(conf)
@@ -240,9 +236,7 @@ def main() -> None:
           f"{out['postgres_cpu_ms_per_call']} ms; AMI dispatches/call "
           f"{out['ami_dispatches_per_call']}, events/call {out['events_spooled_per_call']} "
           f"(stored {out['events_stored']} of {out['events_spooled']} spooled)")
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.json} (work folder {work})")
-    os.environ.get("KEEP") or shutil.rmtree(work, ignore_errors=True)
+    write_figures(args.json, out, work)
 
 
 if __name__ == "__main__":

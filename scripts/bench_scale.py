@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchkit import stop_daemon
 from loadgen_agi import AgiCounters, AgiLink
 from loadgen_ami import AmiServer, EventFilters, SimChannel, SimNode, read_classes, summary
 from loadgen_calls import Generator, Traffic, latency
@@ -284,12 +284,7 @@ async def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "offered", "answered", "abandoned", "no_answer", "queue_to_ring_ms_median")}
         gen.cancel()
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop_daemon(daemon, 30)
         await ami.stop()
         log.close()
     return out

@@ -21,8 +21,6 @@ import json
 import math
 import os
 import re
-import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -30,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench_acd_e2e import phones_up, stack_up
+from benchkit import stop_daemon, write_figures
 
 from callcenter.asterisk import stop
 from callcenter.daemon.app import status_socket
@@ -161,12 +160,10 @@ def main() -> None:
     finally:
         for p in PHONES_UP:
             p.stop()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
+        stop_daemon(daemon)
         stop(conf)
     print(json.dumps(out, indent=2))
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    os.environ.get("KEEP") or shutil.rmtree(work, ignore_errors=True)
+    write_figures(args.json, out, work)
 
 
 if __name__ == "__main__":

@@ -107,12 +107,12 @@ class RunningAsterisk:
         return manager
 
 
-def _asterisk_available() -> str | None:
+def require_asterisk() -> None:
+    """Fail (never skip) a test that needs Asterisk on a machine without it."""
     try:
         locate()
     except AsteriskError as exc:
-        return str(exc)
-    return None
+        pytest.fail(f"Asterisk is needed for this test: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -124,9 +124,7 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 def asterisk(example_site: Site, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningAsterisk]:
     """A real Asterisk running the rendered example site for the whole session."""
-    why = _asterisk_available()
-    if why:
-        pytest.fail(f"Asterisk is needed for this test: {why}")
+    require_asterisk()
     conf_dir = tmp_path_factory.mktemp("asterisk")
     render_site(example_site, conf_dir)
     start(conf_dir, timeout=90)

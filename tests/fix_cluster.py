@@ -24,7 +24,7 @@ from callcenter.render import render_site
 from callcenter.render.nodes import node_site
 from callcenter.site import Site, load_site
 from callcenter.store import Cluster
-from tests.fix_asterisk import _asterisk_available, make_site
+from tests.fix_asterisk import make_site, require_asterisk
 from tests.fix_daemon import OPEN_AT, RunningDaemon
 from tests.fix_postgres import fresh_database
 
@@ -105,9 +105,7 @@ def cluster_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 def nodes(cluster_site: Site, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[RunningNodes]:
     """Both nodes, rendered and started for one test (a test may kill one)."""
-    why = _asterisk_available()
-    if why:
-        pytest.fail(f"Asterisk is needed for this test: {why}")
+    require_asterisk()
     base = tmp_path_factory.mktemp("nodes")
     dirs = {}
     for name in cluster_site.spec.nodes:
@@ -170,6 +168,12 @@ def seed_agent(dsn: str, agent_id: str, state: str, device: str) -> None:
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 
+def require_kamailio() -> None:
+    """Fail (never skip) a test that needs Kamailio on a machine without it."""
+    if not Path(KAMAILIO).exists():
+        pytest.fail("Kamailio is needed for this test: run scripts/install-kamailio")
+
+
 def start_proxy(cfg: Path, log_path: Path, cluster: Cluster, address: str
                 ) -> subprocess.Popen[bytes]:
     """One Kamailio on its rendered config, in a process group of its own; returns once it
@@ -209,8 +213,7 @@ def proxies(nodes: RunningNodes, pg_cluster: Cluster, tmp_path: Path
     from callcenter.render.kamailio import config_name, kamailio_files, write_kamailio
     from callcenter.store.registrations import ensure_location_tables
 
-    if not Path(KAMAILIO).exists():
-        pytest.fail("Kamailio is needed for this test: run scripts/install-kamailio")
+    require_kamailio()
     site = nodes.site
     ensure_location_tables(pg_cluster.create_database(site.spec.proxy.database,
                                                       replace=True))

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from callcenter.reports import Filters, build_report
+from callcenter.store import Cluster
 from callcenter.store.events import Event, new_event
+from tests.fix_postgres import fresh_database
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = dt.datetime(2026, 11, 24, tzinfo=SH)  # a Tuesday
@@ -111,6 +113,13 @@ def insert(dsn: str, events: list[Event]) -> None:
             "INSERT INTO events (id, at, kind, call_id, queue, agent_id, site, data) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
             [e.row() for e in events])
+
+
+def day_database(cluster: Cluster, name: str) -> str:
+    """A fresh database named `name` holding the day's events."""
+    dsn = fresh_database(cluster, name)
+    insert(dsn, day_of_events())
+    return dsn
 
 
 def tuesday(**kw: object) -> Filters:

@@ -30,14 +30,14 @@ from callcenter.sipp.scenarios import register_scenario, uas_scenario
 from callcenter.site import Site, load_site
 from callcenter.store import Cluster
 from callcenter.store.registrations import ensure_location_tables, registrations
-from tests.fix_asterisk import CARRIER_IPS, _asterisk_available
+from tests.fix_asterisk import CARRIER_IPS, require_asterisk
 from tests.fix_cluster import (
-    KAMAILIO,
     NODES,
     PROXIES,
     PROXY_SIP,
     end_proxy,
     make_cluster_site,
+    require_kamailio,
     start_proxy,
 )
 from tests.integration.sipraw import request
@@ -84,11 +84,8 @@ _end = end_proxy
 
 @pytest.fixture(scope="module")
 def front(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
-    why = _asterisk_available()
-    if why:
-        pytest.fail(f"Asterisk is needed for this test: {why}")
-    if not Path(KAMAILIO).exists():
-        pytest.fail("Kamailio is needed for this test: run scripts/install-kamailio")
+    require_asterisk()
+    require_kamailio()
     site = load_site(make_cluster_site(tmp_path_factory.mktemp("proxied")))
     out = tmp_path_factory.mktemp("front")
     render_cluster(site, out)

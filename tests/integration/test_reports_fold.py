@@ -13,16 +13,14 @@ from callcenter.reports.projection import refresh
 from callcenter.store import Cluster
 from callcenter.store.events import new_event
 from tests.fix_postgres import fresh_database
-from tests.integration.kpi_day import at, day_of_events, insert, report
+from tests.integration.kpi_day import at, day_database, day_of_events, insert, report
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 
 @pytest.fixture(scope="module")
 def day_dsn(pg_cluster: Cluster) -> str:
-    dsn = fresh_database(pg_cluster, "kpi_day_fold")
-    insert(dsn, day_of_events())
-    return dsn
+    return day_database(pg_cluster, "kpi_day_fold")
 
 
 def test_replays_and_incremental_folds_change_nothing(pg_cluster: Cluster,

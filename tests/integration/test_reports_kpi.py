@@ -15,15 +15,13 @@ from callcenter.reports import Filters, ReportError, build_report
 from callcenter.store import Cluster
 from callcenter.store.events import new_event
 from tests.fix_postgres import fresh_database
-from tests.integration.kpi_day import DAY, at, day_of_events, insert, report, tuesday
+from tests.integration.kpi_day import DAY, at, day_database, insert, report, tuesday
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 @pytest.fixture(scope="module")
 def day_dsn(pg_cluster: Cluster) -> str:
-    dsn = fresh_database(pg_cluster, "kpi_day")
-    insert(dsn, day_of_events())
-    return dsn
+    return day_database(pg_cluster, "kpi_day")
 
 
 def test_summary_by_hand(day_dsn: str) -> None:
