@@ -47,6 +47,7 @@ class Var(StrEnum):
     HANDS = "CC_HANDS"  # dialplan-only: how often a call was handed to a daemon
     DRAIN = "CC_DRAIN"  # global on a node: "1" while `callcenter node drain` empties it
     FLOW_AT = "CC_FLOW_AT"  # a caller's place in its flow (several daemons: ivr/place.py)
+    CALL_T0 = "CC_CALL_T0"  # epoch seconds the call reached the centre (for its end's time)
 
 
 class Next(StrEnum):

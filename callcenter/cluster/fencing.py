@@ -32,7 +32,7 @@ from callcenter.contract import Var
 from callcenter.errors import ClusterError
 
 __all__ = ["DB_FAMILY", "DB_KEY", "IDLE_LIMIT", "OFFER_GUARD", "FencedError", "fenced",
-           "fenced_execute", "term_action"]
+           "fenced_execute", "hold_term", "term_action"]
 
 DB_FAMILY = "cc-cluster"
 DB_KEY = "term"
@@ -62,13 +62,20 @@ async def fenced(conn: psycopg.AsyncConnection[Any], term: int, *,
     """A transaction on `conn` that holds the lease row at `term`; raises FencedError
     (nothing written) when the lease has another term."""
     async with conn.transaction():
-        await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}'")
-        cur = await conn.execute(_CHECK, (name,))
-        row = await cur.fetchone()
-        current = int(row[0]) if row is not None else None
-        if current != term:
-            raise FencedError(term, current, name)
+        await hold_term(conn, term, name=name)
         yield conn
+
+
+async def hold_term(conn: psycopg.AsyncConnection[Any], term: int, *,
+                    name: str = "acd") -> None:
+    """Inside a transaction already open on `conn`: hold the lease row at `term` until it
+    ends, or raise FencedError (the caller's transaction then writes nothing)."""
+    await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}'")
+    cur = await conn.execute(_CHECK, (name,))
+    row = await cur.fetchone()
+    current = int(row[0]) if row is not None else None
+    if current != term:
+        raise FencedError(term, current, name)
 
 
 async def fenced_execute(conn: psycopg.AsyncConnection[Any], term: int, sql: str,

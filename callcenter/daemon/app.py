@@ -169,6 +169,7 @@ class Daemon:
         """A queued caller the dialplan brings back (the daemon restarted under it)."""
         from callcenter.daemon.agi_io import clean_caller_number
 
+        await self.flows.adopt(session, outcome="queue")
         await self.queues.requeue(session, clean_caller_number(session.env.get("callerid", "")))
 
     def _unlock(self, req: dict[str, Any]) -> dict[str, Any]:

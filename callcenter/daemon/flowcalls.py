@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,9 @@ class FlowCalls:
     def __init__(self, site: Site, conf_dir: Path,
                  clock_offset: dt.timedelta = dt.timedelta(0),
                  queues: LiveAcd | None = None, recorder: Any = None,
-                 contacts: Any = None):
+                 contacts: Any = None, wall: Callable[[], float] = time.time):
         self.site = site
+        self.wall = wall  # epoch seconds: a call's start and end
         self.contacts = contacts
         self.recorder = recorder if recorder is not None else NullRecorder()
         self.started: dict[str, tuple[float, str]] = {}  # call -> start time, flow outcome
@@ -97,7 +99,7 @@ class FlowCalls:
         number = args[0] if args else ""
         # a call handed over from a daemon that died mid-flow carries its place
         resume = decode_place(args[1], self.site.flows) if len(args) > 1 else None
-        active = ActiveFlow(session.uniqueid, flow, io.caller_number, time.time())
+        active = ActiveFlow(session.uniqueid, flow, io.caller_number, self.wall())
         self.active[session.uniqueid] = active
         if resume is None:
             log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?",
@@ -106,6 +108,7 @@ class FlowCalls:
         else:  # the call started on the other daemon: one call.start per call
             log.info("flow %s resumes for caller %s at %s.%s (handed over)", flow,
                      io.caller_number or "?", resume.flow, resume.node)
+            await self.adopt(session)
         call = session.uniqueid
         on_place = self._place_keeper(session) if self.site.clustered else None
 
@@ -174,7 +177,7 @@ class FlowCalls:
         from callcenter.ivr.engine import run_flow
 
         io = self._io(session)
-        active = ActiveFlow(session.uniqueid, due.flow, io.caller_number, time.time())
+        active = ActiveFlow(session.uniqueid, due.flow, io.caller_number, self.wall())
         self.active[session.uniqueid] = active
         answers = 0
 
@@ -233,18 +236,42 @@ class FlowCalls:
         numdef = next((d for d in self.site.spec.numbers if d.number == number), None)
         route = ("first" if numdef and trunk == numdef.first_route else
                  "second" if numdef and trunk == numdef.second_route else "other")
-        self.started[session.uniqueid] = (time.time(), "")
+        self.started[session.uniqueid] = (self.wall(), "")
         self.recorder.emit("call.start", call_id=session.uniqueid,
                            site=numdef.site if numdef else None, number=number,
                            caller=io.caller_number, caller_name=io.caller_name,
                            trunk=trunk, route=route if trunk else "", flow=flow)
+
+    async def adopt(self, session: AgiSession, outcome: str = "") -> None:
+        """A call that started before this daemon saw it (handed over mid-flow, or back in
+        its queue after a restart or a take-over): its end is recorded here, timed from
+        when the call reached the centre (the dialplan's CC_CALL_T0)."""
+        now = self.wall()
+        try:
+            t0 = await session.get_variable(Var.CALL_T0) or ""
+        except (AgiHangup, AgiError):  # gone already: it still ends once, timed from now
+            t0 = ""
+        # a value from the channel: only a moment of the last day is believed
+        start = float(t0) if t0.isdigit() and now - 86400 < int(t0) <= now + 5 else now
+        self.started.setdefault(session.uniqueid, (min(start, now), outcome))
+
+    def adopt_open(self, calls: dict[str, tuple[float, str]]) -> None:
+        """Calls another daemon started and did not see end (a take-over of the lead):
+        call id -> (start, epoch seconds; the flow's outcome). Their ends are recorded here."""
+        for call_id, started in calls.items():
+            self.started.setdefault(call_id, started)
+
+    def hand_off(self) -> None:
+        """No longer leading: the next leader records the ends of the calls in progress
+        (each call ends once in the store, whichever daemon saw it start)."""
+        self.started.clear()
 
     def on_hangup(self, call_id: str) -> None:
         """The caller's channel is gone: the call's end (calls this daemon saw start)."""
         started = self.started.pop(call_id, None)
         if started is not None:
             self.recorder.emit("call.end", call_id=call_id,
-                               duration_ms=int((time.time() - started[0]) * 1000),
+                               duration_ms=int((self.wall() - started[0]) * 1000),
                                outcome=started[1])
 
     def _record(self, session: AgiSession, flow: str, kind: str, target: str, detail: str,
@@ -258,7 +285,7 @@ class FlowCalls:
         self.finished.append({"call": session.uniqueid, "flow": flow, "outcome": kind,
                               "target": target, "path": detail or ",".join(active.path),
                               "node": active.node, "caller": io.caller_number,
-                              "seconds": round(time.time() - active.started, 3)})
+                              "seconds": round(self.wall() - active.started, 3)})
         del self.finished[:-200]
         log.info("flow %s ended: %s %s (path %s)", flow, kind, target,
                  detail or ",".join(active.path))

@@ -80,8 +80,14 @@ def make_leadership(daemon: Any, agi_url: str) -> Any:
     lead = Leadership(daemon.name, lease, daemon.agi, agi_url)
 
     async def rebuild(term: int) -> None:
-        await take_over(daemon.recorder.dsn, daemon.agents, daemon.queues, daemon.channels)
+        await take_over(daemon.recorder.dsn, daemon.agents, daemon.queues, daemon.channels,
+                        daemon.flows)
+
+    async def hand_off(term: int) -> None:
+        daemon.flows.hand_off()
 
     lead.on_lead.append(rebuild)
+    lead.on_lose.append(hand_off)
     daemon.queues.ctx.term = lambda: lead.term
+    daemon.outbound.term = lambda: lead.term
     return lead

@@ -39,6 +39,8 @@ class OutboundPart:
         self.answered: Any = None
         self.webhooks: Any = None
         self.api_port: int | None = None
+        # several daemons: the leader's term, which fences each attempt (docs/cluster.md)
+        self.term: Callable[[], int] | None = None
         self.ready = asyncio.Event()
         self._stack = contextlib.AsyncExitStack()
         ami.on_event("UserEvent", self.on_user_event)
@@ -89,7 +91,7 @@ class OutboundPart:
         from callcenter.outbound.dialler import Dialler
         from callcenter.outbound.jobs import JobStore
 
-        store = JobStore(dsn, clock=self.clock)
+        store = JobStore(dsn, clock=self.clock, term=self.term)
         await store.open()
         self._stack.push_async_callback(store.close)
         self.store = store

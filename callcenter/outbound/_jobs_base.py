@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,9 +22,12 @@ class StoreBase:
     """A pool of connections to the outbound tables; `async with store: ...`."""
 
     def __init__(self, dsn: str, *, clock: Clock = SYSTEM, timeout: float = 5.0,
-                 max_size: int = 4) -> None:
+                 max_size: int = 4, term: Callable[[], int] | None = None) -> None:
         self.dsn = dsn
         self.clock = clock
+        # several daemons (docs/cluster.md): the term this one leads with; an attempt starts
+        # only while the lease is still at it, so a deposed leader dials nobody
+        self.term = term
         self.timeout = timeout  # how long a call waits for a connection before 503
         self.max_size = max_size
         self._pool: AsyncConnectionPool | None = None

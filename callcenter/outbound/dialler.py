@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.clock import SYSTEM, Clock
+from callcenter.cluster.fencing import FencedError
 from callcenter.contract import Var
 from callcenter.dialling.policy import Decision, decide, refuse
 from callcenter.outbound.flight import InFlight
@@ -152,6 +153,13 @@ class Dialler:
             started = await self.store.start_attempt(
                 job.id, attempt_id, now=now, trunk=first, caller_id=shown.number,
                 caller_id_kind=shown.tier, lateness_ms=lateness)
+        except FencedError as exc:
+            # deposed: the new leader dials this job; nothing was written
+            self.trunks.release(first)
+            self.campaigns.release(job.campaign)
+            log.warning("job %s not dialled: %s", job.id, exc)
+            self._count("fenced")
+            return False
         except Exception:
             # the commit may have landed: the reconciliation settles it (never reached the
             # dialplan: unknown), and the slots go back now

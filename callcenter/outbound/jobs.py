@@ -16,6 +16,7 @@ from typing import Any
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from callcenter.cluster.fencing import hold_term
 from callcenter.outbound._jobs_base import Conn
 from callcenter.outbound._jobs_lists import StoreLists
 from callcenter.outbound._jobs_types import (
@@ -49,8 +50,9 @@ RETURNING {JOB_COLUMNS}"""
 class JobStore(StoreLists):
     """Async access to the outbound tables; `async with JobStore(dsn) as store: ...`.
 
-    JobStore(dsn, *, clock=SYSTEM, timeout=5.0, max_size=4): `timeout` is how long a call
-    waits for a connection before StoreUnavailable."""
+    JobStore(dsn, *, clock=SYSTEM, timeout=5.0, max_size=4, term=None): `timeout` is how
+    long a call waits for a connection before StoreUnavailable; `term`, the leader's term
+    with several daemons (attempts are fenced by it)."""
 
     # -- submission -----------------------------------------------------------------------
 
@@ -180,8 +182,11 @@ class JobStore(StoreLists):
                             now: dt.datetime, trunk: str, caller_id: str,
                             caller_id_kind: str, lateness_ms: int) -> Job | None:
         """Record an attempt before its Originate is sent (one committed transaction);
-        None when the job is no longer pending or its deadline has come."""
+        None when the job is no longer pending or its deadline has come; FencedError (nothing
+        written) when this daemon no longer leads."""
         async with self._conn() as conn:
+            if self.term is not None:
+                await hold_term(conn, self.term())
             job = await self._locked(conn, job_id)
             if job.state != "pending":
                 return None

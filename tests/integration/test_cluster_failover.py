@@ -17,7 +17,7 @@ from callcenter.sipp import Sipp, SippServer
 from callcenter.sipp.scenarios import pause, register_scenario, uac_scenario, uas_scenario
 from tests.fix_asterisk import CARRIER_IPS
 from tests.fix_cluster import PROXIES, PROXY_SIP, STRAIGHT, RunningNodes, seed_agent
-from tests.fix_daemon import RunningDaemon, stored_events
+from tests.fix_daemon import RunningDaemon, stored_events, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.sipp]
 
@@ -103,10 +103,16 @@ def test_leader_killed_while_a_caller_talks_and_two_wait(
     # SIPp's view: every carrier call completed (answered, talked, hung up by the caller)
     assert {tag: r.successful for tag, r in results.items()} == {
         "call-a": 1, "call-b": 1, "call-c": 1}, {t: r.errors[-500:] for t, r in results.items()}
+    wait_events(cluster_db, "call.end", 3)
     rows = stored_events(cluster_db)
     assert len({r["id"] for r in rows}) == len(rows), "an event stored twice"
     starts = {r["call_id"] for r in rows if r["kind"] == "call.start"}
     assert len(starts) == 3
+    # each call ends once: the new leader records the ends of the calls the dead one began
+    # (the talking one from the store, the waiting ones as they come back to their queue)
+    ends = [r for r in rows if r["kind"] == "call.end"]
+    assert sorted(r["call_id"] for r in ends) == sorted(starts)
+    assert all(r["data"]["duration_ms"] >= 5000 for r in ends), ends
     by_entry: dict[str, list[str]] = {}
     for r in rows:
         if r["kind"] == "queue.enter":

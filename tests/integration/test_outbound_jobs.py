@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
 
 from callcenter.clock import FixedClock
+from callcenter.cluster.fencing import FencedError
 from callcenter.outbound.jobs import (
     JobConflict,
     JobError,
@@ -156,6 +158,31 @@ def test_start_attempt_none_when_not_pending(pg_cluster: Cluster) -> None:
         assert (await store.get(m.id)).state == "expired"
 
     run(pg_cluster, "jobs_start", body)
+
+
+def test_a_deposed_leader_starts_no_attempt(pg_cluster: Cluster) -> None:
+    """With several daemons an attempt starts only while the lease is at the term its
+    daemon leads with: the late attempt of a leader deposed meanwhile writes nothing."""
+    led = [1]
+
+    async def body(store: JobStore) -> None:
+        store.term = lambda: led[0]
+        async with await psycopg.AsyncConnection.connect(store.dsn, autocommit=True) as c:
+            await c.execute("INSERT INTO cluster_lease (name, holder, term, expires_at) "
+                            "VALUES ('acd', 'acd-2', 2, now() + interval '3 seconds')")
+        j, _ = await store.submit(job())
+        with pytest.raises(FencedError) as err:
+            await store.start_attempt(j.id, uuid.uuid4(), now=T0, trunk="t1",
+                                      caller_id="0108", caller_id_kind="city", lateness_ms=0)
+        assert (err.value.term, err.value.current) == (1, 2)
+        assert "no longer leads" in str(err.value)
+        assert (await store.get(j.id)).state == "pending"
+        assert await store.attempts(j.id) == [] and await store.usage(T0.date()) == {}
+        led[0] = 2  # the leader of term 2 dials it
+        await dial(store, j.id, T0)
+        assert (await store.get(j.id)).attempts == 1
+
+    run(pg_cluster, "jobs_fenced", body)
 
 
 def test_end_attempt_retries_within_limits(pg_cluster: Cluster) -> None:
