@@ -7,6 +7,10 @@ Prints the daemon's CPU ms per call (utime+stime from /proc/PID/stat, before and
 caller run), Asterisk's and PostgreSQL's likewise, calls answered/offered, SIP
 retransmissions, and AMI events the daemon dispatched per call.
 Usage: scripts/bench_call_cost.py [--agents 50] [--rate 10] [--seconds 30] [--talk 3]
+                                  [--app-queue]
+`--app-queue`: the same Asterisk, phones and callers, with stock app_queue in place of the
+daemon (the number's calls go to `Queue()`, the agents are its static members, least recent
+first, the same ring time and wrap-up): the side-by-side of issue 13, part 5.
 Runs on ports 19060 (SIP), 19038 (AMI), 19573 (AGI), 19700 (the phones) and 19432
 (PostgreSQL) in a temporary folder; run it under `flock /tmp/cc-live.lock` beside the test suite."""
 
@@ -34,6 +38,7 @@ from callcenter.daemon.paths import daemon_paths
 from callcenter.daemon.status import query_status
 from callcenter.render import render_site
 from callcenter.sipp import Sipp, pause, register_scenario, uac_scenario, uas_scenario
+from callcenter.sipp.runner import _last_stats
 from callcenter.site import load_site, load_site_file
 from callcenter.site.secrets import generate_secrets
 from callcenter.store import Cluster, upgrade
@@ -68,6 +73,31 @@ def make_site(work: Path, agents: int) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     generate_secrets(load_site_file(path), work / "site" / "secrets.yaml")
     return path
+
+
+def use_app_queue(conf: Path, site) -> None:
+    """Replace the daemon by app_queue in the rendered Asterisk: every trunk's calls go to
+    Queue(bench), whose members are the agents' phones."""
+    q = site.spec.queues["sales"]
+    members = "".join(f"member => PJSIP/{a.extension}\n" for a in site.spec.agents)
+    (conf / "queues.conf").write_text(
+        "[general]\npersistentmembers = no\n\n[bench]\nstrategy = leastrecent\n"
+        f"timeout = {q.ring_seconds}\nretry = 0\nwrapuptime = {q.wrap_up_seconds}\n"
+        "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nautofill = yes\n"
+        + members)
+    ext = conf / "extensions.conf"
+    text = ext.read_text().replace("Goto(cc-inbound,${EXTEN},1)",
+                                   "Goto(bench-app-queue,${EXTEN},1)")
+    ext.write_text(text + "\n[bench-app-queue]\nexten => _X.,1,Answer()\n"
+                   f" same => n,Queue(bench,,,,{q.max_wait_seconds})\n same => n,Hangup()\n")
+    modules = conf / "modules.conf"
+    modules.write_text(modules.read_text() + "load = app_queue.so\n")
+
+
+def phones_answered(work: Path) -> int:
+    """Calls the phones' UAS answered so far (its -trace_stat file, written every second)."""
+    stats = _last_stats(work / "uas.csv")
+    return int(stats.get("SuccessfulCall(C)", "0") or 0)
 
 
 def cpu_ms(pid: int) -> float:
@@ -140,6 +170,8 @@ def measure(args: argparse.Namespace, work: Path, dsn: str, pg: int) -> dict:
     site = load_site(path)
     conf = work / "asterisk"
     render_site(site, conf)
+    if args.app_queue:
+        use_app_queue(conf, site)
     paths = daemon_paths(conf)
     paths.prepare()
     now = time.time()
@@ -163,45 +195,62 @@ def measure(args: argparse.Namespace, work: Path, dsn: str, pg: int) -> dict:
          "-nostdin", "-trace_stat", "-stf", str(work / "uas.csv"), "-fd", "1", "-mp", "0"],
         cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
-    log = (work / "daemon.log").open("wb")
-    daemon = subprocess.Popen([sys.executable, "-m", "callcenter", "run", str(path), "--conf",
-                               str(conf), "--at", "2026-11-24 10:05", "--dsn", dsn],
-                              stdout=log, stderr=subprocess.STDOUT)
+    daemon = None
+    if not args.app_queue:
+        log = (work / "daemon.log").open("wb")
+        daemon = subprocess.Popen([sys.executable, "-m", "callcenter", "run", str(path),
+                                   "--conf", str(conf), "--at", "2026-11-24 10:05", "--dsn",
+                                   dsn], stdout=log, stderr=subprocess.STDOUT)
+    empty = {"queues": {"stats": {"offered": 0, "answered": 0}}, "ami": {"events": 0},
+             "store": {"spooled": 0, "stored": 0}}
+
+    def status() -> dict:
+        return query_status(sock) if daemon else empty
+
+    def daemon_cpu() -> float:
+        return cpu_ms(daemon.pid) if daemon else 0.0
+
     try:
-        wait_for("the daemon's AMI link", lambda: query_status(sock)["ami"]["connected"], 60)
-        wait_for("every agent ready at a reachable phone", lambda: all_ready(sock), 90)
+        if daemon:
+            wait_for("the daemon's AMI link", lambda: status()["ami"]["connected"], 60)
+            wait_for("every agent ready at a reachable phone", lambda: all_ready(sock), 90)
         calls = int(args.rate * args.seconds)
         caller = uac_scenario(caller_number="13900139000",
                               steps=[pause(int(args.talk * 1000) + 400)], ending="hangup")
         # warm-up: first-call costs (imports, pool connections) are not per-call costs
         sipp.run(caller, service=NUMBER, calls=5, rate=5, limit=5, timeout=60,
                  local_ip=site.spec.trunks["telecom"].host)
-        wait_for("the warm-up's events in PostgreSQL", lambda: query_status(sock)["store"][
-            "db_up"], 30)
-        wait_for("every agent ready again", lambda: all_ready(sock), 60)
+        if daemon:
+            wait_for("the warm-up's events in PostgreSQL",
+                     lambda: status()["store"]["db_up"], 30)
+            wait_for("every agent ready again", lambda: all_ready(sock), 60)
         ast = pid_of(conf)
-        before = query_status(sock)
-        t0 = (cpu_ms(daemon.pid), tree_cpu_ms(ast) if ast else 0.0,
+        time.sleep(2)  # the phones' stats file catches up with the warm-up
+        before, rung0 = status(), phones_answered(work)
+        t0 = (daemon_cpu(), tree_cpu_ms(ast) if ast else 0.0,
               tree_cpu_ms(pg), time.monotonic())
         res = sipp.run(caller, service=NUMBER, calls=calls, rate=args.rate,
                        limit=calls, timeout=int(args.seconds + args.talk + 60),
                        local_ip=site.spec.trunks["telecom"].host)
         time.sleep(3)  # the last hang-ups and wrap-ups, and the events' last batch
-        t1 = (cpu_ms(daemon.pid), tree_cpu_ms(ast) if ast else 0.0,
+        t1 = (daemon_cpu(), tree_cpu_ms(ast) if ast else 0.0,
               tree_cpu_ms(pg), time.monotonic())
-        after = query_status(sock)
+        after, rung1 = status(), phones_answered(work)
     finally:
-        stop_daemon(daemon)
+        if daemon:
+            stop_daemon(daemon)
         phones.terminate()
         phones.wait(5)
         stop(conf)
     q0, q1 = before["queues"]["stats"], after["queues"]["stats"]
-    offered = q1["offered"] - q0["offered"]
     per = max(calls, 1)
     return {
+        "engine": "app_queue" if args.app_queue else "callcenter",
         "agents": args.agents, "rate": args.rate, "seconds": args.seconds, "talk": args.talk,
         "calls_placed": calls, "registered": registered,
-        "offered": offered, "answered": q1["answered"] - q0["answered"],
+        "offered": q1["offered"] - q0["offered"] if daemon else calls,
+        "answered": q1["answered"] - q0["answered"] if daemon else rung1 - rung0,
+        "phones_answered": rung1 - rung0,
         "sipp_ok": res.successful, "sipp_failed": res.failed,
         "caller_retransmissions": res.retransmissions,
         "daemon_cpu_ms_per_call": round((t1[0] - t0[0]) / per, 2),
@@ -222,11 +271,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=30.0, help="how long callers arrive")
     ap.add_argument("--talk", type=float, default=3.0, help="seconds of talk per call")
+    ap.add_argument("--app-queue", action="store_true",
+                    help="stock app_queue instead of the daemon, on the same traffic")
     ap.add_argument("--json", default="bench-call-cost.json")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cc-call-cost-"))
     out = run(args, work)
-    print(f"{out['agents']} agents, {out['rate']:g} calls/s for {out['seconds']:g} s, "
+    print(f"{out['engine']}: {out['agents']} agents, {out['rate']:g} calls/s for "
+          f"{out['seconds']:g} s, "
           f"{out['talk']:g} s talk: answered {out['answered']}/{out['offered']} offered, "
           f"{out['registered']} phones registered "
           f"({out['calls_placed']} placed; SIPp ok {out['sipp_ok']}, failed "

@@ -16,7 +16,14 @@ import pytest
 from callcenter.sipp import Sipp, SippServer
 from callcenter.sipp.scenarios import pause, register_scenario, uac_scenario, uas_scenario
 from tests.fix_asterisk import CARRIER_IPS
-from tests.fix_cluster import PROXIES, PROXY_SIP, STRAIGHT, RunningNodes, seed_agent
+from tests.fix_cluster import (
+    PROXIES,
+    PROXY_SIP,
+    STRAIGHT,
+    RunningNodes,
+    seed_agent,
+    start_cluster_daemon,
+)
 from tests.fix_daemon import RunningDaemon, stored_events, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.sipp]
@@ -25,14 +32,15 @@ PHONE = "8002"  # agent 1002, skill tech: the straight number's queue
 PHONE_PORT = 15312
 
 
-def carrier_call(tmp_path: Path, tag: str, talk_ms: int, results: dict) -> None:
-    """One carrier's call through the first proxy to the straight-to-queue number; it hangs
-    up after `talk_ms` (waiting, then talking)."""
+def carrier_call(tmp_path: Path, tag: str, talk_ms: int, results: dict,
+                 number: str = STRAIGHT) -> None:
+    """One carrier's call through the first proxy (to the straight-to-queue number unless
+    told); it hangs up after `talk_ms` (in the flow, waiting, then talking)."""
     sipp = Sipp(f"{PROXIES[0]}:{PROXY_SIP}", local_ip=CARRIER_IPS["telecom"],
                 workdir=tmp_path / tag)
     results[tag] = sipp.run(uac_scenario(caller_number=f"0108800{tag[-1]}000",
                                          steps=[pause(talk_ms)], ending="hangup"),
-                            service=STRAIGHT, calls=1, timeout=talk_ms / 1000 + 60)
+                            service=number, calls=1, timeout=talk_ms / 1000 + 60)
 
 
 def test_leader_killed_while_a_caller_talks_and_two_wait(
@@ -56,6 +64,7 @@ def test_leader_killed_while_a_caller_talks_and_two_wait(
     daemons: dict[str, RunningDaemon] = request.getfixturevalue("daemons")
     first, standby = daemons["acd-1"], daemons["acd-2"]
     results: dict = {}
+    again: RunningDaemon | None = None
     calls = [threading.Thread(target=carrier_call, args=(tmp_path, "call-a", 25000, results))]
     try:
         for node in nodes.dirs:  # the daemons see the phone reachable too
@@ -95,10 +104,20 @@ def test_leader_killed_while_a_caller_talks_and_two_wait(
         standby.wait_for(lambda s: not s["queues"]["waiting"], 30, "every caller gone")
         standby.wait_for(lambda s: s["store"]["db_up"] and s["store"]["backlog_bytes"] == 0,
                          20, "events stored")
+        # what the killed leader had not sent yet (B's and C's starts, as it may be) waits in
+        # its spool on its own machine: it reaches the store when that daemon runs again, now
+        # as the standby
+        again = start_cluster_daemon(nodes.site, "acd-1", first.conf_dir,
+                                     tmp_path / "acd-1-again.log", cluster_db)
+        again.wait_for(lambda s: s["store"]["db_up"] and s["store"]["backlog_bytes"] == 0,
+                       30, "the dead leader's spool stored")
+        assert not again.status()["cluster"]["leading"]
     finally:
         phone.stop()
         for t in calls:
             t.join(5)
+        if again is not None:
+            again.stop()
 
     # SIPp's view: every carrier call completed (answered, talked, hung up by the caller)
     assert {tag: r.successful for tag, r in results.items()} == {
@@ -120,6 +139,43 @@ def test_leader_killed_while_a_caller_talks_and_two_wait(
     assert sorted(by_entry.values()) == [["flow"], ["flow", "requeue"], ["flow", "requeue"]]
     answers = [r for r in rows if r["kind"] == "queue.answer"]
     assert len({a["data"]["entry"] for a in answers}) == len(answers) >= 2
+
+
+def test_leader_killed_while_a_caller_is_in_the_menu(
+        nodes: RunningNodes, proxies, cluster_db: str, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    """The caller hears the hotline's menu when the leader dies: the node hands the call to
+    the standby once it leads, with the caller's place; the flow goes on at the menu (no
+    second welcome, no second call.start) and the call ends once in the store."""
+    daemons: dict[str, RunningDaemon] = request.getfixturevalue("daemons")
+    first, standby = daemons["acd-1"], daemons["acd-2"]
+    hotline = next(n.number for n in nodes.site.spec.numbers if n.flow == "main")
+    results: dict = {}
+    call = threading.Thread(target=carrier_call,
+                            args=(tmp_path, "ivr-1", 25000, results, hotline))
+    call.start()
+    try:
+        first.wait_for(lambda s: any(f["node"] == "menu" for f in s["flows"]["active"]), 30,
+                       "the caller in the menu")
+        # its call.start stored (what a killed daemon had not sent yet waits in its spool
+        # until that daemon runs again)
+        assert wait_events(cluster_db, "call.start", 1, timeout=5)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait()
+        standby.wait_for(lambda s: s["cluster"]["leading"], 10, "the standby's lead")
+        standby.wait_for(lambda s: "resumes for caller" in standby.log(), 20,
+                         "the flow resumed by the new leader")
+        call.join(90)
+    finally:
+        call.join(5)
+    assert results["ivr-1"].successful == 1, results["ivr-1"].errors[-500:]
+    assert "at main.menu (handed over)" in standby.log()
+    [end] = wait_events(cluster_db, "call.end", 1)
+    rows = stored_events(cluster_db)
+    assert [r["call_id"] for r in rows if r["kind"] == "call.start"] == [end["call_id"]]
+    [ivr] = [r for r in rows if r["kind"] == "ivr.end"]  # the dead leader finished nothing
+    assert ivr["data"]["path"].split(",")[0] == "menu", ivr["data"]
+    assert end["data"]["duration_ms"] >= 20000, end["data"]  # timed from the call's start
 
 
 def test_a_killed_proxy_leaves_carriers_and_phones_the_other(
