@@ -27,3 +27,6 @@ class InFlight:
     script_done: asyncio.Event = field(default_factory=asyncio.Event)
     finishing: bool = False
     connected: bool = False  # a lead answered and handed to the queue
+    # placed by an earlier daemon (reconcile.py): never "just sent", settled at each pass
+    # until Asterisk tells how it ended
+    adopted: bool = False

@@ -31,7 +31,8 @@ async def reconcile(dialler: Dialler) -> None:
     for attempt in await dialler.store.in_flight():
         key = str(attempt.id)
         flight = dialler.live.get(key)
-        if flight is not None and dialler.monotonic() - flight.started < FRESH_SECONDS:
+        if (flight is not None and not flight.adopted
+                and dialler.monotonic() - flight.started < FRESH_SECONDS):
             continue  # just sent: its channel may not exist yet; the silence check follows
         if flight is None:
             flight = await _follow(dialler, key, attempt)
@@ -62,7 +63,7 @@ async def _follow(dialler: Dialler, key: str, attempt: Any) -> InFlight | None:
     if job is None:
         return None
     flight = InFlight(key, job, job.campaign, attempt.trunk or "", attempt.caller_id or "",
-                      attempt.caller_id_kind or "", dialler.monotonic())
+                      attempt.caller_id_kind or "", dialler.monotonic(), adopted=True)
     with contextlib.suppress(PacingError):  # a trunk or campaign the site file dropped
         dialler.trunks.adopt(flight.trunk)
         dialler.campaigns.adopt(flight.campaign)
