@@ -45,6 +45,7 @@ class Var(StrEnum):
     STALE = "CC_STALE"  # dialplan-only: the heartbeat is too old
     TERM = "CC_TERM"  # the leader's term: a global on every node; on a channel, the offer's
     HANDS = "CC_HANDS"  # dialplan-only: how often a call was handed to a daemon
+    TERM_AT = "CC_TERM_AT"  # dialplan-only: the leader's term a call was last handed to
     DRAIN = "CC_DRAIN"  # global on a node: "1" while `callcenter node drain` empties it
     FLOW_AT = "CC_FLOW_AT"  # a caller's place in its flow (several daemons: ivr/place.py)
     CALL_T0 = "CC_CALL_T0"  # epoch seconds the call reached the centre (for its end's time)

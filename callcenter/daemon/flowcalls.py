@@ -3,6 +3,7 @@ survey flow after the agent hung up first (docs/surveys.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -151,6 +152,11 @@ class FlowCalls:
                           active.node or "-")
         finally:
             self.active.pop(session.uniqueid, None)
+        if kind == "fallback" and not recorded and not session.hung_up:
+            # the flow broke: said, not left unsaid, since a dialplan of several daemons
+            # takes silence for a daemon gone away and hands the call on
+            with contextlib.suppress(AgiHangup, AgiError, OSError):
+                await session.set_variable(Var.NEXT, Next.FALLBACK)
         if not recorded:
             self._record(session, flow, kind, target, detail, active, io)
 

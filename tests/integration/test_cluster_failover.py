@@ -136,7 +136,10 @@ def test_leader_killed_while_a_caller_talks_and_two_wait(
     for r in rows:
         if r["kind"] == "queue.enter":
             by_entry.setdefault(r["data"]["entry"], []).append(r["data"]["reason"])
-    assert sorted(by_entry.values()) == [["flow"], ["flow", "requeue"], ["flow", "requeue"]]
+    # (the killed leader's own events reach the store when it runs again: after the new
+    # leader's, so the store's order is not the order things happened in)
+    assert sorted(sorted(v) for v in by_entry.values()) == [["flow"], ["flow", "requeue"],
+                                                            ["flow", "requeue"]]
     answers = [r for r in rows if r["kind"] == "queue.answer"]
     assert len({a["data"]["entry"] for a in answers}) == len(answers) >= 2
 
@@ -151,8 +154,9 @@ def test_leader_killed_while_a_caller_is_in_the_menu(
     first, standby = daemons["acd-1"], daemons["acd-2"]
     hotline = next(n.number for n in nodes.site.spec.numbers if n.flow == "main")
     results: dict = {}
+    # the caller hangs up 8 s in: while the new leader's menu waits for a key
     call = threading.Thread(target=carrier_call,
-                            args=(tmp_path, "ivr-1", 25000, results, hotline))
+                            args=(tmp_path, "ivr-1", 8000, results, hotline))
     call.start()
     try:
         first.wait_for(lambda s: any(f["node"] == "menu" for f in s["flows"]["active"]), 30,
@@ -174,8 +178,10 @@ def test_leader_killed_while_a_caller_is_in_the_menu(
     rows = stored_events(cluster_db)
     assert [r["call_id"] for r in rows if r["kind"] == "call.start"] == [end["call_id"]]
     [ivr] = [r for r in rows if r["kind"] == "ivr.end"]  # the dead leader finished nothing
-    assert ivr["data"]["path"].split(",")[0] == "menu", ivr["data"]
-    assert end["data"]["duration_ms"] >= 20000, end["data"]  # timed from the call's start
+    path = ivr["data"]["path"].split(",")
+    assert path[0] == "menu" and "welcome" not in path, ivr["data"]
+    assert ivr["data"]["outcome"] == "caller_hangup", ivr["data"]
+    assert end["data"]["duration_ms"] >= 6000, end["data"]  # timed from the call's start
 
 
 def test_a_killed_proxy_leaves_carriers_and_phones_the_other(
