@@ -79,7 +79,7 @@ async def open_calls(dsn: str, live: list[str]) -> dict[str, tuple[float, str]]:
                 for call_id, at, outcome in await cur.fetchall()}
 
 
-async def take_over(dsn: str, book: Any, acd: Any, channels: Any, flows: Any = None) -> int:
+async def take_over(dsn: str, book: Any, acd: Any, channels: Any, spans: Any = None) -> int:
     """Bring the book (and through it the scheduler and the lamps) to the last recorded
     states, let the ACD relearn which phones are on a live call, and take on the ends of
     the calls in progress; returns how many agents changed."""
@@ -87,9 +87,9 @@ async def take_over(dsn: str, book: Any, acd: Any, channels: Any, flows: Any = N
     changed = book.restore(records.values())
     await channels.resync()
     acd.relearn_phones(channels)
-    if flows is not None:
+    if spans is not None:
         calls = await open_calls(dsn, list(channels.channels))
-        flows.adopt_open(calls)
+        spans.adopt_open(calls)
         log.info("take-over: %d calls in progress whose ends this daemon records",
                  len(calls))
     log.info("take-over: %d of %d agents brought to their last recorded state", changed,

@@ -106,7 +106,7 @@ class Daemon:
         self.contacts = PgContacts(lambda: self.recorder.pool, fallback=site_contacts(site))
         self.flows = FlowCalls(site, self.conf_dir, clock_offset, self.queues, self.recorder,
                                self.contacts)
-        self.ami.on_event("Hangup", lambda msg: self.flows.on_hangup(msg.get("Uniqueid", "")))
+        self.ami.on_event("Hangup", lambda msg: self.flows.spans.on_hangup(msg.get("Uniqueid", "")))
         self.features = FeatureCodes(self.agents, site.secrets.pins,
                                      {a.extension for a in site.spec.agents},
                                      emit=self.recorder.emit)
@@ -169,7 +169,7 @@ class Daemon:
         """A queued caller the dialplan brings back (the daemon restarted under it)."""
         from callcenter.daemon.agi_io import clean_caller_number
 
-        await self.flows.adopt(session, outcome="queue")
+        await self.flows.spans.adopt(session, outcome="queue")
         await self.queues.requeue(session, clean_caller_number(session.env.get("callerid", "")))
 
     def _unlock(self, req: dict[str, Any]) -> dict[str, Any]:

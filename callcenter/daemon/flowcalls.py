@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from callcenter.acd.live.service import LiveAcd
 from callcenter.agi import AgiError, AgiHangup, AgiSession
 from callcenter.contract import Next, Var
 from callcenter.daemon.agi_io import AgiCallIO
+from callcenter.daemon.callspans import CallSpans
 from callcenter.ivr.place import Place, decode_place, encode_place
 from callcenter.site import Site
 from callcenter.store.recorder import NullRecorder
@@ -78,7 +78,7 @@ class FlowCalls:
         self.wall = wall  # epoch seconds: a call's start and end
         self.contacts = contacts
         self.recorder = recorder if recorder is not None else NullRecorder()
-        self.started: dict[str, tuple[float, str]] = {}  # call -> start time, flow outcome
+        self.spans = CallSpans(site, self.recorder, wall)  # call.start and call.end
         self.queues = queues
         self.clock_offset = clock_offset
         self.conf_dir = conf_dir
@@ -105,11 +105,11 @@ class FlowCalls:
         if resume is None:
             log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?",
                      number)
-            self._call_start(session, flow, number, io)
+            self.spans.start(session, flow, number, io.caller_number, io.caller_name)
         else:  # the call started on the other daemon: one call.start per call
             log.info("flow %s resumes for caller %s at %s.%s (handed over)", flow,
                      io.caller_number or "?", resume.flow, resume.node)
-            await self.adopt(session)
+            await self.spans.adopt(session)
         call = session.uniqueid
         on_place = self._place_keeper(session) if self.site.clustered else None
 
@@ -234,57 +234,10 @@ class FlowCalls:
                 last[0] = text
         return keep
 
-    def _call_start(self, session: AgiSession, flow: str, number: str,
-                    io: AgiCallIO) -> None:
-        # the channel of a call from a carrier is named PJSIP/trunk-<trunk>-<8 hex digits>
-        m = re.match(r"PJSIP/trunk-(.+)-[0-9a-f]{8}$", session.channel)
-        trunk = m.group(1) if m else ""
-        numdef = next((d for d in self.site.spec.numbers if d.number == number), None)
-        route = ("first" if numdef and trunk == numdef.first_route else
-                 "second" if numdef and trunk == numdef.second_route else "other")
-        self.started[session.uniqueid] = (self.wall(), "")
-        self.recorder.emit("call.start", call_id=session.uniqueid,
-                           site=numdef.site if numdef else None, number=number,
-                           caller=io.caller_number, caller_name=io.caller_name,
-                           trunk=trunk, route=route if trunk else "", flow=flow)
-
-    async def adopt(self, session: AgiSession, outcome: str = "") -> None:
-        """A call that started before this daemon saw it (handed over mid-flow, or back in
-        its queue after a restart or a take-over): its end is recorded here, timed from
-        when the call reached the centre (the dialplan's CC_CALL_T0)."""
-        now = self.wall()
-        try:
-            t0 = await session.get_variable(Var.CALL_T0) or ""
-        except (AgiHangup, AgiError):  # gone already: it still ends once, timed from now
-            t0 = ""
-        # a value from the channel: only a moment of the last day is believed
-        start = float(t0) if t0.isdigit() and now - 86400 < int(t0) <= now + 5 else now
-        self.started.setdefault(session.uniqueid, (min(start, now), outcome))
-
-    def adopt_open(self, calls: dict[str, tuple[float, str]]) -> None:
-        """Calls another daemon started and did not see end (a take-over of the lead):
-        call id -> (start, epoch seconds; the flow's outcome). Their ends are recorded here."""
-        for call_id, started in calls.items():
-            self.started.setdefault(call_id, started)
-
-    def hand_off(self) -> None:
-        """No longer leading: the next leader records the ends of the calls in progress
-        (each call ends once in the store, whichever daemon saw it start)."""
-        self.started.clear()
-
-    def on_hangup(self, call_id: str) -> None:
-        """The caller's channel is gone: the call's end (calls this daemon saw start)."""
-        started = self.started.pop(call_id, None)
-        if started is not None:
-            self.recorder.emit("call.end", call_id=call_id,
-                               duration_ms=int((self.wall() - started[0]) * 1000),
-                               outcome=started[1])
-
     def _record(self, session: AgiSession, flow: str, kind: str, target: str, detail: str,
                 active: ActiveFlow, io: AgiCallIO) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if session.uniqueid in self.started:
-            self.started[session.uniqueid] = (self.started[session.uniqueid][0], kind)
+        self.spans.outcome(session.uniqueid, kind)
         self.recorder.emit("ivr.end", call_id=session.uniqueid, flow=flow, outcome=kind,
                            target=target, node=active.node,
                            path=detail or ",".join(active.path))

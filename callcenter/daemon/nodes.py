@@ -81,10 +81,10 @@ def make_leadership(daemon: Any, agi_url: str) -> Any:
 
     async def rebuild(term: int) -> None:
         await take_over(daemon.recorder.dsn, daemon.agents, daemon.queues, daemon.channels,
-                        daemon.flows)
+                        daemon.flows.spans)
 
     async def hand_off(term: int) -> None:
-        daemon.flows.hand_off()
+        daemon.flows.spans.hand_off()
 
     lead.on_lead.append(rebuild)
     lead.on_lose.append(hand_off)

@@ -153,21 +153,17 @@ class Dialler:
             started = await self.store.start_attempt(
                 job.id, attempt_id, now=now, trunk=first, caller_id=shown.number,
                 caller_id_kind=shown.tier, lateness_ms=lateness)
-        except FencedError as exc:
-            # deposed: the new leader dials this job; nothing was written
-            self.trunks.release(first)
-            self.campaigns.release(job.campaign)
+        except FencedError as exc:  # deposed: the new leader dials it; nothing was written
             log.warning("job %s not dialled: %s", job.id, exc)
             self._count("fenced")
-            return False
+            started = None
         except Exception:
-            # the commit may have landed: the reconciliation settles it (never reached the
-            # dialplan: unknown), and the slots go back now
+            # the commit may have landed (reconciled: unknown); the slots go back now
             self.trunks.release(first)
             self.campaigns.release(job.campaign)
             self.reconciled = False
             raise
-        if started is None:  # cancelled since it was read
+        if started is None:  # cancelled since it was read, or this daemon no longer leads
             self.trunks.release(first)
             self.campaigns.release(job.campaign)
             return False
@@ -206,9 +202,8 @@ class Dialler:
             "CallerID": f"<{shown.number}>", "Async": "true",
             "Timeout": str(campaign.ring_seconds * 1000),
             "Variable": ",".join(f"{k}={v}" for k, v in variables.items())},
-            # as_list=False: the reply is "queued" at once; panoramisk would otherwise wait
-            # for the OriginateResponse (the answer), dialling one call at a time and
-            # keeping that event from on_originate_response
+            # as_list=False: the reply is "queued" at once; else panoramisk waits for the
+            # OriginateResponse, dialling one call at a time and keeping that event from us
             as_list=False, timeout=10)
 
     async def _refuse(self, job: Job, reason: str, now: dt.datetime,

@@ -29,10 +29,10 @@ async def test_a_queued_caller_back_after_a_restart_ends_once_timed_from_its_sta
     flows = flows_of(acd, tmp_path)
     t0 = int(acd.clock()) - 95  # the call reached the centre 95 s ago (another daemon)
     agi = await acd.caller(UID, CC_CALL_T0=str(t0))
-    await flows.adopt(agi.session, outcome="queue")
-    await flows.adopt(agi.session, outcome="queue")  # asked again: still one call
-    flows.on_hangup(UID)
-    flows.on_hangup(UID)
+    await flows.spans.adopt(agi.session, outcome="queue")
+    await flows.spans.adopt(agi.session, outcome="queue")  # asked again: still one call
+    flows.spans.on_hangup(UID)
+    flows.spans.on_hangup(UID)
     assert ends(acd) == [(UID, int((acd.clock() - t0) * 1000), "queue")]
     assert not acd.of("call.start")  # it started on the other daemon
 
@@ -42,12 +42,12 @@ async def test_a_start_time_the_channel_cannot_vouch_for_is_now(
     flows = flows_of(acd, tmp_path)
     for n, value in enumerate(["", "1;System(rm)", str(int(acd.clock()) + 3600), "12"]):
         agi = await acd.caller(f"{UID}{n}", CC_CALL_T0=value)
-        await flows.adopt(agi.session)
-        flows.on_hangup(f"{UID}{n}")
+        await flows.spans.adopt(agi.session)
+        flows.spans.on_hangup(f"{UID}{n}")
     gone = await acd.caller(f"{UID}9", CC_CALL_T0=str(int(acd.clock()) - 30))
     gone.hang_up()  # hung up as it was handed over: it still ends once
-    await flows.adopt(gone.session)
-    flows.on_hangup(f"{UID}9")
+    await flows.spans.adopt(gone.session)
+    flows.spans.on_hangup(f"{UID}9")
     assert [d for _, d, _ in ends(acd)] == [0, 0, 0, 0, 0]
 
 
@@ -62,7 +62,7 @@ async def test_a_resumed_flow_starts_no_second_call_and_records_its_end(
     await settle()
     agi.hang_up()  # the caller hangs up while the resumed menu plays
     await run
-    flows.on_hangup(UID)
+    flows.spans.on_hangup(UID)
     assert not acd.of("call.start")
     [done] = flows.finished
     assert done["path"].split(",")[0] == "menu"  # resumed there, not at the welcome
@@ -76,9 +76,9 @@ async def test_a_take_over_records_the_ends_of_calls_in_progress_and_a_deposed_l
     await old.run(agi.session, "main", ["4000000000"])  # hangs up at once: caller_hangup
     [start] = acd.of("call.start")
     assert start.call_id == UID
-    old.hand_off()  # the old leader is deposed before the caller hangs up
-    new.adopt_open({UID: (acd.clock() - 40, "queue")})
-    new.adopt_open({UID: (acd.clock() - 1, "")})  # learnt again: the first stands
-    old.on_hangup(UID)
-    new.on_hangup(UID)
+    old.spans.hand_off()  # the old leader is deposed before the caller hangs up
+    new.spans.adopt_open({UID: (acd.clock() - 40, "queue")})
+    new.spans.adopt_open({UID: (acd.clock() - 1, "")})  # learnt again: the first stands
+    old.spans.on_hangup(UID)
+    new.spans.on_hangup(UID)
     assert ends(acd) == [(UID, 40_000, "queue")]

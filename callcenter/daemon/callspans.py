@@ -1,0 +1,78 @@
+"""A call's span in the store: `call.start` when this daemon sees it begin, `call.end` (with
+its duration and the flow's outcome) when its channel hangs up — once per call, whichever
+daemon saw it start (docs/cluster.md, "Each call ends once")."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from callcenter.agi import AgiError, AgiHangup, AgiSession
+from callcenter.contract import Var
+
+__all__ = ["CallSpans"]
+
+# the channel of a call from a carrier is named PJSIP/trunk-<trunk>-<8 hex digits>
+_TRUNK_CHANNEL = re.compile(r"PJSIP/trunk-(.+)-[0-9a-f]{8}$")
+
+
+class CallSpans:
+    """The calls whose end this daemon records: call id -> (start, epoch s; flow outcome)."""
+
+    def __init__(self, site: Any, recorder: Any, wall: Callable[[], float] = time.time):
+        self.site = site
+        self.recorder = recorder
+        self.wall = wall
+        self.started: dict[str, tuple[float, str]] = {}
+
+    def start(self, session: AgiSession, flow: str, number: str, caller: str,
+              caller_name: str) -> None:
+        """A call reached its flow here: call.start, with the route it came in by."""
+        m = _TRUNK_CHANNEL.match(session.channel)
+        trunk = m.group(1) if m else ""
+        numdef = next((d for d in self.site.spec.numbers if d.number == number), None)
+        route = ("first" if numdef and trunk == numdef.first_route else
+                 "second" if numdef and trunk == numdef.second_route else "other")
+        self.started[session.uniqueid] = (self.wall(), "")
+        self.recorder.emit("call.start", call_id=session.uniqueid,
+                           site=numdef.site if numdef else None, number=number,
+                           caller=caller, caller_name=caller_name,
+                           trunk=trunk, route=route if trunk else "", flow=flow)
+
+    def outcome(self, call_id: str, kind: str) -> None:
+        """The flow of a call whose end is recorded here ended with `kind`."""
+        if call_id in self.started:
+            self.started[call_id] = (self.started[call_id][0], kind)
+
+    async def adopt(self, session: AgiSession, outcome: str = "") -> None:
+        """A call that started before this daemon saw it (handed over mid-flow, or back in
+        its queue after a restart or a take-over): its end is recorded here, timed from
+        when the call reached the centre (the dialplan's CC_CALL_T0)."""
+        now = self.wall()
+        try:
+            t0 = await session.get_variable(Var.CALL_T0) or ""
+        except (AgiHangup, AgiError):  # gone already: it still ends once, timed from now
+            t0 = ""
+        # a value from the channel: only a moment of the last day is believed
+        start = float(t0) if t0.isdigit() and now - 86400 < int(t0) <= now + 5 else now
+        self.started.setdefault(session.uniqueid, (min(start, now), outcome))
+
+    def adopt_open(self, calls: dict[str, tuple[float, str]]) -> None:
+        """Calls another daemon started and did not see end (a take-over of the lead):
+        call id -> (start, epoch seconds; the flow's outcome). Their ends are recorded here."""
+        for call_id, started in calls.items():
+            self.started.setdefault(call_id, started)
+
+    def hand_off(self) -> None:
+        """No longer leading: the next leader records the ends of the calls in progress."""
+        self.started.clear()
+
+    def on_hangup(self, call_id: str) -> None:
+        """The caller's channel is gone: the call's end (calls this daemon records)."""
+        started = self.started.pop(call_id, None)
+        if started is not None:
+            self.recorder.emit("call.end", call_id=call_id,
+                               duration_ms=int((self.wall() - started[0]) * 1000),
+                               outcome=started[1])
