@@ -74,6 +74,11 @@ def _parse_command(line: str) -> AgiCommand:
     return AgiCommand(name.strip(), tuple(shlex.split(quote + rest)))
 
 
+def _mset_pairs(data: str) -> list[tuple[str, str]]:
+    """MSet's `A=1,B=2` (the session sends it only plain values: no comma, quote, escape)."""
+    return [(name, value) for name, _, value in (p.partition("=") for p in data.split(","))]
+
+
 class _Wire(asyncio.Transport):
     """The daemon's side of the connection: what it writes goes to the script."""
 
@@ -186,7 +191,14 @@ class ScriptedAgi:
 
     # ---- the transcript ----------------------------------------------------------------
     def set_variables(self) -> list[tuple[str, str]]:
-        return [(c.args[0], c.args[1]) for c in self.sent if c.name == "SET VARIABLE"]
+        """Every variable set, in order: by SET VARIABLE or in an EXEC MSet."""
+        out: list[tuple[str, str]] = []
+        for c in self.sent:
+            if c.name == "SET VARIABLE":
+                out.append((c.args[0], c.args[1]))
+            elif c.name == "EXEC" and c.args[:1] == ("MSet",):
+                out.extend(_mset_pairs(c.args[1]))
+        return out
 
     def count(self, name: str) -> int:
         return sum(1 for c in self.sent if c.name == name)
@@ -233,6 +245,9 @@ class ScriptedAgi:
         elif cmd.name == "SET VARIABLE":
             self.variables[cmd.args[0]] = cmd.args[1]
             self._reply("200 result=1")
+        elif cmd.name == "EXEC" and cmd.args[:1] == ("MSet",):
+            self.variables.update(_mset_pairs(cmd.args[1]))
+            self._reply("200 result=0")
         elif cmd.name in ("STREAM FILE", "RECORD FILE"):
             self._reply("200 result=0 endpos=0")
         elif cmd.name in ("SET MUSIC", "SAY NUMBER", "VERBOSE", "ANSWER"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Iterable
 
 from callcenter.agi.protocol import AgiError, AgiResponse, parse_response, quote
 from callcenter.errors import CallerHangup
@@ -11,6 +13,11 @@ from callcenter.errors import CallerHangup
 __all__ = ["AgiHangup", "AgiSession"]
 
 log = logging.getLogger(__name__)
+
+# what MSet passes through unchanged: no separator, quote, bracket, escape or `$` its
+# argument parser reads, no space at either end (values a caller chose seldom qualify)
+_MSET_VALUE = re.compile(r"[\w.:+@/#*-](?:[\w .:+@/#*-]*[\w.:+@/#*-])?")
+_MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class AgiHangup(CallerHangup):
@@ -92,6 +99,22 @@ class AgiSession:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET VARIABLE", name, value)
+
+    async def set_variables(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Set several channel variables, the plain ones in one round trip (EXEC MSet, in
+        order, last), any other one SET VARIABLE each (exact whatever it holds)."""
+        plain: list[tuple[str, str]] = []
+        for name, value in pairs:
+            if _MSET_NAME.fullmatch(name) and _MSET_VALUE.fullmatch(value):
+                plain.append((name, value))
+            else:
+                await self.set_variable(name, value)
+        if len(plain) > 1:
+            resp = await self.command("EXEC", "MSet", ",".join(f"{n}={v}" for n, v in plain))
+            if resp.result != "-2":  # -2: no MSet in this Asterisk
+                return
+        for name, value in plain:
+            await self.set_variable(name, value)
 
     async def get_variable(self, name: str) -> str | None:
         resp = await self.command("GET VARIABLE", name)

@@ -106,9 +106,10 @@ def cli(conf_dir: Path, command: str, *, timeout: float = 15,
     return res.stdout
 
 
-# the Asterisks this process started, by pid: Asterisk outlives the call that started it,
-# and `stop` reaps it (a Popen dropped while its child runs is a leak Python warns of)
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+# the Asterisks this process started, by configuration folder: Asterisk outlives the call
+# that started it, and `stop` reaps it — also one killed meanwhile (a Popen dropped while
+# its child is unreaped is a leak Python warns of)
+_STARTED: dict[Path, subprocess.Popen[bytes]] = {}
 
 
 def start(conf_dir: Path, *, timeout: float = 60) -> int:
@@ -119,6 +120,7 @@ def start(conf_dir: Path, *, timeout: float = 60) -> int:
     pid = pid_of(conf_dir)
     if pid:
         return pid
+    _reap(conf_dir)  # an earlier one here, killed and never stopped
     for d in ("log", "run", "spool", "db"):
         (conf_dir / d).mkdir(exist_ok=True)
     (conf_dir / "run" / "asterisk.pid").unlink(missing_ok=True)
@@ -145,7 +147,7 @@ def start(conf_dir: Path, *, timeout: float = 60) -> int:
         res = subprocess.run(inst.command("-C", str(conf), "-rx", "core waitfullybooted"),
                              capture_output=True, text=True, timeout=timeout)
         if res.returncode == 0 and "fully booted" in res.stdout.lower():
-            _STARTED[proc.pid] = proc
+            _STARTED[conf_dir] = proc
             return proc.pid
         time.sleep(0.2)
     proc.kill()
@@ -160,6 +162,7 @@ def stop(conf_dir: Path, *, timeout: float = 20) -> bool:
     conf_dir = conf_dir.resolve()
     pid = pid_of(conf_dir)
     if pid is None:
+        _reap(conf_dir)  # killed from outside: its record is still ours to close
         _unexpose(inst, conf_dir)
         return False
     with contextlib.suppress(AsteriskError):
@@ -175,8 +178,14 @@ def stop(conf_dir: Path, *, timeout: float = 20) -> bool:
         time.sleep(0.1)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-    started = _STARTED.pop(pid, None)
-    if started is not None:
-        started.poll()  # reaped above: this records it (no child left to warn of)
+    _reap(conf_dir)
     _unexpose(inst, conf_dir)
     return True
+
+
+def _reap(conf_dir: Path) -> None:
+    started = _STARTED.pop(conf_dir, None)
+    if started is not None:
+        # ended by now (or reaped by waitpid above): this records it, no child to warn of
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            started.wait(timeout=5)

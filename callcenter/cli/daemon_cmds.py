@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -34,6 +33,7 @@ def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
     """Run the daemon: AMI to Asterisk, FastAGI for the IVR flows, until SIGTERM."""
     from callcenter.daemon.app import Daemon
     from callcenter.daemon.logs import setup_logging
+    from callcenter.daemon.loop import run as run_loop
 
     with reported():
         setup_logging(log_level.upper(), json_logs)
@@ -48,7 +48,7 @@ def run(site: Path, secrets: Path | None, conf_dir: Path, log_level: str,
                                          param_hint="--at") from exc
         daemon = Daemon(loaded, conf_dir, clock_offset=offset, dsn=dsn, store=not no_store,
                         name=name)
-        asyncio.run(daemon.run())
+        run_loop(daemon.run())
 
 
 @click.command()

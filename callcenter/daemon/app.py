@@ -22,6 +22,7 @@ from callcenter.ami import LiveChannels
 from callcenter.clock import SYSTEM, ShiftedClock
 from callcenter.contract import Route
 from callcenter.daemon.board import Board
+from callcenter.daemon.callspans import resume_call_ends
 from callcenter.daemon.document import agents_document, cluster_document, status_document
 from callcenter.daemon.flowcalls import FlowCalls
 from callcenter.daemon.heartbeat import Heartbeat
@@ -227,6 +228,9 @@ class Daemon:
         else:
             await self.agi.start()  # calls reach the daemon only once the rest is up
             stack.push_async_callback(self.agi.stop)
+            resume = asyncio.create_task(
+                resume_call_ends(self.flows.spans, self.recorder, self.channels))
+            stack.callback(resume.cancel)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

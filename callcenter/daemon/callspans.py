@@ -4,6 +4,8 @@ daemon saw it start (docs/cluster.md, "Each call ends once")."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -12,7 +14,9 @@ from typing import Any
 from callcenter.agi import AgiError, AgiHangup, AgiSession
 from callcenter.contract import Var
 
-__all__ = ["CallSpans"]
+__all__ = ["CallSpans", "resume_call_ends"]
+
+log = logging.getLogger(__name__)
 
 # the channel of a call from a carrier is named PJSIP/trunk-<trunk>-<8 hex digits>
 _TRUNK_CHANNEL = re.compile(r"PJSIP/trunk-(.+)-[0-9a-f]{8}$")
@@ -76,3 +80,34 @@ class CallSpans:
             self.recorder.emit("call.end", call_id=call_id,
                                duration_ms=int((self.wall() - started[0]) * 1000),
                                outcome=started[1])
+
+
+async def resume_call_ends(spans: CallSpans, recorder: Any, channels: Any,
+                           settle: float = 60.0) -> int:
+    """After a restart of a daemon alone: the calls an earlier run started that still talk
+    end here, as a new leader's do (cluster/takeover.py) — once the spool has reached the
+    store (their call.start may still be in it) and the channels are known. Returns how
+    many were taken on."""
+    from callcenter.cluster.takeover import open_calls
+
+    if recorder.dsn_factory is None:
+        return 0
+    deadline = time.monotonic() + settle
+    while not (recorder.db_up and channels.resyncs and recorder.caught_up):
+        if time.monotonic() > deadline:
+            log.warning("calls in progress at the start not taken on: the store or AMI did "
+                        "not answer within %g s; their ends go unrecorded", settle)
+            return 0
+        await asyncio.sleep(0.5)
+    try:
+        calls = await open_calls(recorder.dsn, list(channels.channels))
+    except Exception as exc:  # the report misses their ends; the calls go on regardless
+        log.warning("calls in progress at the start not taken on: %s", exc)
+        return 0
+    spans.adopt_open(calls)
+    for call_id in set(calls) - set(channels.channels):
+        spans.on_hangup(call_id)  # ended while the store was asked
+    if calls:
+        log.info("%d calls in progress at the start: their ends are recorded here",
+                 len(calls))
+    return len(calls)

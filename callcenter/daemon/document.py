@@ -3,6 +3,7 @@ socket, gathered from each part's own snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ def status_document(d: Daemon) -> dict[str, Any]:
         "version": __version__,
         "uptime_seconds": round(time.time() - d.started, 1),
         "site": str(d.site.path),
+        # "uvloop" or "asyncio" (daemon/loop.py)
+        "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "ami": {"connected": d.ami.connected.is_set(), "connects": d.ami.connects,
                 "events": d.ami.events_seen, "resyncs": d.channels.resyncs},
         "agi": {"port": d.agi.port, "sessions": len(d.agi.sessions),

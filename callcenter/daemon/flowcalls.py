@@ -269,13 +269,12 @@ async def _hand_back(session: AgiSession, outcome: Any) -> None:
         # the engine's transfer node took the dialling policy's decision (flow_transfer):
         # CC_DIAL_OK names the only digits the dialplan's cc-transfer will dial out
         digits = "".join(c for c in outcome.target if c.isdigit())
-        await session.set_variable(Var.TARGET, digits)
-        await session.set_variable(Var.DIAL_OK, digits)
-        await session.set_variable(Var.NEXT, Next.TRANSFER)
+        await session.set_variables(((Var.TARGET, digits), (Var.DIAL_OK, digits),
+                                     (Var.NEXT, Next.TRANSFER)))
     elif kind == "queue":
-        # the ACD arrives with the next issue; until then a queued call takes the fallback
-        await session.set_variable(Var.QUEUE, outcome.target or "")
-        await session.set_variable(Var.PRIORITY, str(getattr(outcome, "priority", 0)))
-        await session.set_variable(Var.NEXT, Next.QUEUE)
+        # cc-requeue takes the caller to the ACD again if this daemon goes away meanwhile
+        await session.set_variables(((Var.QUEUE, outcome.target or ""),
+                                     (Var.PRIORITY, str(getattr(outcome, "priority", 0))),
+                                     (Var.NEXT, Next.QUEUE)))
     else:
         await session.set_variable(Var.NEXT, Next.FALLBACK)

@@ -100,8 +100,10 @@ class EventRecorder:
         self._wake = asyncio.Event()
         self._pool: Any = None
         self._position = self.spool.checkpoint()
+        # the end of what earlier runs spooled and did not store (see `caught_up`)
+        self.earlier_end = self.spool.written()
         if not self.spool.backlog_bytes(self._position):  # all stored: start at our own
-            self._position = self.spool.end()
+            self._position = self.earlier_end = self.spool.end()
         self._committed = self._position
         self._committed_at = 0.0
         # spooled and not yet stored, in spool order: (its line, where it starts, ends)
@@ -322,6 +324,11 @@ class EventRecorder:
     @property
     def position(self) -> Position:
         return self._position
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether every event an earlier run spooled is in the store."""
+        return self._position >= self.earlier_end
 
     def snapshot(self) -> dict[str, Any]:
         return {"database": self.dsn.split(" password")[0] if self.dsn else None,

@@ -93,6 +93,17 @@ class Spool:
         """Where the next line goes (in this process's own segment)."""
         return Position(self._name, self._size)
 
+    def written(self) -> Position:
+        """The end of everything written so far, by this process or an earlier one: the
+        point a reader has stored all of once it reaches it."""
+        names = self.segments()
+        if not names or (self._name and self._name >= names[-1]):
+            return self.end()
+        try:
+            return Position(names[-1], (self.dir / names[-1]).stat().st_size)
+        except FileNotFoundError:  # committed and removed meanwhile
+            return self.end()
+
     def sync(self) -> None:
         """fsync what is appended; safe from another thread (the event loop must not wait
         for the disk). A line appended meanwhile marks the spool dirty again."""

@@ -20,6 +20,7 @@ def test_status_reports_the_ami_link_and_live_channels(daemon: RunningDaemon) ->
     assert doc["ami"]["resyncs"] >= 1
     assert doc["agi"]["port"] == AGI_PORT
     assert isinstance(doc["channels"], list)
+    assert doc["event_loop"] == "uvloop"  # the daemon's loop (daemon/loop.py)
 
 
 def test_daemon_survives_asterisk_restart_and_resyncs(daemon: RunningDaemon,

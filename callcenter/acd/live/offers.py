@@ -62,13 +62,13 @@ class Offers:
         """Tell the dialplan to ring the agent where it is logged in (cc-connect)."""
         q = self.ctx.spec.queues[call.queue]
         phone = self.ctx.phone_of(offer.agent_id)
-        await session.set_variable(Var.AGENT_EXT, phone)
-        await session.set_variable(Var.RING_SECONDS, str(q.ring_seconds))
         self.ctx.stats.queue_to_ring_ms.append(self.ctx.now() - call.enqueued_ms)
         term = self.ctx.term()
-        if term:  # the node rings nobody for an offer of an older term than its leader's
-            await session.set_variable(Var.TERM, str(term))
-        await session.set_variable(Var.NEXT, Next.CONNECT)
+        # the node rings nobody for an offer of an older term than its leader's
+        await session.set_variables(((Var.AGENT_EXT, phone),
+                                     (Var.RING_SECONDS, str(q.ring_seconds)),
+                                     *(((Var.TERM, str(term)),) if term else ()),
+                                     (Var.NEXT, Next.CONNECT)))
         call.ring_started = asyncio.get_running_loop().time()
         if call.decided_at:  # how long the caller's session took to hear of the offer
             self.ctx.stats.offer_to_ring_ms.append((call.ring_started - call.decided_at) * 1000)

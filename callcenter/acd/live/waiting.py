@@ -77,11 +77,12 @@ class Waiting:
                  reason=reason,
                  from_queue=from_queue, enqueued_at=_iso(call.enqueued_ms))
         # what the dialplan keeps for the caller: a daemon restart brings it back with these
-        for var, value in ((Var.ENTRY, call.entry), (Var.ENTERED, str(call.entered_ms)),
-                           (Var.NEXT, Next.QUEUE), (Var.QUEUE, queue),
-                           (Var.PRIORITY, str(priority)),
-                           (Var.ENQUEUED, str(call.enqueued_ms)), (Var.LABEL, call.label)):
-            await session.set_variable(var, value)
+        await session.set_variables(((Var.ENTRY, call.entry),
+                                     (Var.ENTERED, str(call.entered_ms)),
+                                     (Var.NEXT, Next.QUEUE), (Var.QUEUE, queue),
+                                     (Var.PRIORITY, str(priority)),
+                                     (Var.ENQUEUED, str(call.enqueued_ms)),
+                                     (Var.LABEL, call.label)))
         log.info("caller %s waits in %s (priority %d)", caller or "?", queue, priority)
         ctx.apply(ctx.scheduler.enqueue(call_id, queue, ctx.now(), priority=priority,
                                         caller=caller,
