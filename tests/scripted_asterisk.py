@@ -292,6 +292,7 @@ class FakeAmi:
         self.handlers: list[tuple[str, Callable[[Message], None]]] = []
         self.ready: list[Callable[[], Awaitable[None]]] = []
         self.actions: list[dict[str, str]] = []
+        self.writes: list[list[dict[str, str]]] = []
         self.replies: dict[str, deque[Reply]] = {}
 
     def on_event(self, pattern: str, handler: Callable[[Message], None]) -> None:
@@ -302,6 +303,14 @@ class FakeAmi:
 
     def script(self, action: str, *replies: Reply) -> None:
         self.replies.setdefault(action, deque()).extend(replies)
+
+    def send_quiet(self, actions: list[dict[str, str]]) -> bool:
+        """AmiClient.send_quiet: one write of several actions (kept in `writes`)."""
+        if not self.connected.is_set():
+            return False
+        self.writes.append([dict(a) for a in actions])
+        self.actions.extend(dict(a) for a in actions)
+        return True
 
     async def action(self, action: dict[str, str], *, as_list: bool | None = None,
                      timeout: float | None = None) -> Message | list[Message]:

@@ -12,6 +12,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.ami.connection import OneShotManager
+from callcenter.ami.protocol import encode_actions
 from callcenter.errors import CallcenterError
 
 __all__ = ["AmiClient", "AmiError"]
@@ -45,6 +46,7 @@ class AmiClient:
         self._on_ready: list[ReadyHandler] = []
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._quiet_sent = 0
 
     def on_event(self, pattern: str, handler: EventHandler) -> None:
         """Call `handler(message)` for events matching the fnmatch `pattern`."""
@@ -99,6 +101,18 @@ class AmiClient:
         if getattr(first, "Response", "") == "Error":
             raise AmiError(f"AMI {action.get('Action')} failed: {first.Message}")
         return reply
+
+    def send_quiet(self, actions: list[dict[str, str]]) -> bool:
+        """Send `actions` in one write without waiting for their responses (an error is
+        logged when it arrives); False when not connected (nothing is sent). For what a
+        later send supersedes anyway: the desk phones' lamps."""
+        protocol = getattr(self.manager, "protocol", None)
+        transport = getattr(protocol, "transport", None)
+        if not self.connected.is_set() or transport is None or transport.is_closing():
+            return False
+        transport.write(encode_actions(actions, self._quiet_sent))
+        self._quiet_sent += len(actions)
+        return True
 
     async def _run(self) -> None:
         delay = self.backoff[0]

@@ -14,11 +14,28 @@ from urllib.parse import unquote
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-__all__ = ["FastAmiProtocol", "parse_event"]
+__all__ = ["QUIET_ID", "FastAmiProtocol", "encode_actions", "parse_event"]
 
 _END = b"\r\n\r\n"
 _GREETING = b"Asterisk Call Manager/"
 _QUOTED = frozenset(Message.quoted_keys)
+
+# the ActionID prefix of actions sent without waiting (encode_actions): their responses are
+# counted, and logged when they are errors, instead of resolving a future
+QUIET_ID = "quiet-"
+_QUIET_LINE = "\r\nActionID: " + QUIET_ID
+
+
+def encode_actions(actions: list[dict[str, str]], first_id: int) -> bytes:
+    """Actions as AMI text, one after another, numbered from `first_id` under QUIET_ID. A
+    line break in a value would start a header of its own: it is dropped."""
+    out: list[str] = []
+    for n, action in enumerate(actions, first_id):
+        out.append(f"Action: {action['Action']}\r\nActionID: {QUIET_ID}{n}\r\n")
+        out.extend(f"{k}: {str(v).replace(chr(13), '').replace(chr(10), '')}\r\n"
+                   for k, v in action.items() if k != "Action")
+        out.append("\r\n")
+    return "".join(out).encode("utf-8")
 
 
 def parse_event(block: str) -> Message:
@@ -50,6 +67,14 @@ class FastAmiProtocol(AMIProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._pending = b""
+        self.quiet_answers = self.quiet_errors = 0
+
+    def _quiet(self, block: str) -> None:
+        """The response to an action sent without waiting (encode_actions)."""
+        self.quiet_answers += 1
+        if not block.startswith("Response: Success"):
+            self.quiet_errors += 1
+            self.log.warning("AMI action refused: %s", block.replace("\r\n", "; "))
 
     def data_received(self, data: bytes) -> None:
         buffer = self._pending + data
@@ -66,6 +91,9 @@ class FastAmiProtocol(AMIProtocol):
             block = raw.decode(encoding, "replace").strip()
             if block.startswith("Event: "):
                 message: Message | None = parse_event(block)
+            elif block.startswith("Response: ") and _QUIET_LINE in block[:80]:
+                self._quiet(block)
+                continue
             else:
                 message = Message.from_line(block)
             if message is not None:

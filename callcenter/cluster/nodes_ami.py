@@ -196,6 +196,11 @@ class NodesAmi:
         await self._every({"Action": "Setvar", "Variable": name, "Value": value},
                           timeout=timeout)
 
+    def send_quiet(self, actions: list[dict[str, str]]) -> bool:
+        """`actions` to every connected node, not waiting (AmiClient.send_quiet)."""
+        sent = [self.clients[n].send_quiet(actions) for n in self.up()]
+        return any(sent)
+
     async def on_node(self, node: str, action: dict[str, str], **kwargs: Any) -> Any:
         return await self.clients[node].action(action, **kwargs)
 

@@ -101,6 +101,7 @@ async def resume_call_ends(spans: CallSpans, recorder: Any, channels: Any,
         await asyncio.sleep(0.5)
     try:
         calls = await open_calls(recorder.dsn, list(channels.channels))
+        calls = {k: v for k, v in calls.items() if k not in spans.started}  # not this run's
     except Exception as exc:  # the report misses their ends; the calls go on regardless
         log.warning("calls in progress at the start not taken on: %s", exc)
         return 0

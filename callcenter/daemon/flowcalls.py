@@ -103,8 +103,9 @@ class FlowCalls:
         active = ActiveFlow(session.uniqueid, flow, io.caller_number, self.wall())
         self.active[session.uniqueid] = active
         if resume is None:
-            log.info("flow %s starts for caller %s on %s", flow, io.caller_number or "?",
-                     number)
+            # per-call detail at DEBUG: at INFO a call costs two lines (docs/call-cost.md)
+            log.debug("flow %s starts for caller %s on %s", flow, io.caller_number or "?",
+                      number)
             self.spans.start(session, flow, number, io.caller_number, io.caller_name)
         else:  # the call started on the other daemon: one call.start per call
             log.info("flow %s resumes for caller %s at %s.%s (handed over)", flow,

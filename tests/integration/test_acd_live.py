@@ -97,10 +97,28 @@ def callback_requested(sipp: Sipp, daemon: RunningDaemon, number: str,
     return busy
 
 
+def lamp(asterisk: RunningAsterisk, agent_id: str, want: str, timeout: float = 5) -> str:
+    """The agent's BLF lamp in Asterisk (Custom:agent-ID) once it reads `want`, or the last
+    read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(rf"Custom:agent-{agent_id}'\s+State:\s*'(\w+)'",
+                      asterisk.cli("devstate list"))
+        state = m.group(1) if m else ""
+        if state == want or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
 def test_caller_is_connected_to_the_skilled_agent(asterisk: RunningAsterisk, sipp: Sipp,
                                                   sipp_server, acd: RunningDaemon) -> None:
     phone = phone_up(asterisk, sipp, sipp_server, "8002", "answer", acd)  # agent 1002: tech 8
-    caller(sipp, "3", 9000)  # tech support
+    assert lamp(asterisk, "1002", "NOT_INUSE") == "NOT_INUSE"  # the lamps follow the agent
+    talk = threading.Thread(target=caller, args=(sipp, "3", 9000))  # tech support
+    talk.start()
+    acd.wait_for(lambda s: agent(s, "1002")["state"] == "on_call", 20, "1002 talking")
+    assert lamp(asterisk, "1002", "INUSE") == "INUSE"
+    talk.join(60)
     doc = acd.wait_for(lambda s: s["queues"]["stats"]["answered"] >= 1, 20, "an answer")
     assert doc["queues"]["stats"]["offered"] == 1
     deadline = time.monotonic() + 10
@@ -112,6 +130,7 @@ def test_caller_is_connected_to_the_skilled_agent(asterisk: RunningAsterisk, sip
     invites = re.findall(r"^INVITE sip:.*?^From:\s*([^\r\n]*)", phone.messages(), re.M | re.S)
     assert invites and all(f.startswith('"tech" <sip:') for f in invites), invites
     acd.wait_for(lambda s: agent(s, "1002")["state"] == "ready", 15, "ready after wrap-up")
+    assert lamp(asterisk, "1002", "NOT_INUSE") == "NOT_INUSE"
 
 
 def test_a_hot_desking_agent_is_rung_at_the_phone_it_logged_in_at(

@@ -18,7 +18,7 @@ from callcenter.render import render_site
 from callcenter.sipp import Sipp, uas_scenario
 from callcenter.site import load_site
 from tests.fix_asterisk import CARRIER_PORTS, RunningAsterisk, make_site
-from tests.fix_daemon import RunningDaemon, start_daemon
+from tests.fix_daemon import RunningDaemon, start_daemon, stored_events, wait_events
 from tests.integration.test_acd_live import PHONE_PORTS, agent, caller, phone_up
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp, pytest.mark.slow,
@@ -111,6 +111,15 @@ def test_agent_talking_through_a_daemon_crash_is_not_rung_again(
                              "the second caller answered after the first call ended")
         assert [o["agent"] for o in doc["queues"]["offers"]] == ["1003"]
         assert "agent 1003's call ended: ready" in again.log()
+        # the first call, started by the killed run, ends once in the store: the new run
+        # took it on (callspans.resume_call_ends)
+        [start] = [e for e in stored_events(daemon.dsn, "call.start")
+                   if str(e["data"].get("caller", "")).endswith("1011112222")]
+        ends = [e for e in wait_events(daemon.dsn, "call.end", 1)
+                if e["call_id"] == start["call_id"]]
+        assert len(ends) == 1, ends
+        assert ends[0]["data"]["duration_ms"] >= 20000  # timed from the call's start
+        assert "1 calls in progress at the start" in again.log()
     finally:
         first.join(60)
         if second.is_alive():

@@ -8,7 +8,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.ami.connection import OneShotManager
-from callcenter.ami.protocol import FastAmiProtocol, parse_event
+from callcenter.ami.protocol import FastAmiProtocol, encode_actions, parse_event
 
 HANGUP = ("Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/8001-0000000a\r\n"
           "Uniqueid: 1767600000.9\r\nCallerIDName: 王芳\r\nCause: 16\r\n"
@@ -64,3 +64,22 @@ def test_events_reach_their_handlers_by_name_and_pattern() -> None:
     manager.register_event("DialEnd", lambda m, e: calls.append("dialend"))  # added later
     manager.dispatch(parse_event("Event: DialEnd"))
     assert calls[-2:] == ["any", "dialend"]
+
+
+def test_actions_sent_without_waiting_are_numbered_and_cannot_grow_headers() -> None:
+    data = encode_actions([{"Action": "Setvar", "Variable": "DEVICE_STATE(Custom:agent-1)",
+                            "Value": "INUSE\r\nAction: Originate"}], 7).decode()
+    assert data == ("Action: Setvar\r\nActionID: quiet-7\r\n"
+                    "Variable: DEVICE_STATE(Custom:agent-1)\r\n"
+                    "Value: INUSEAction: Originate\r\n\r\n")
+
+
+def test_answers_to_quiet_actions_are_counted_not_dispatched(caplog) -> None:
+    seen: list[Any] = []
+    proto = _protocol(seen)
+    proto.data_received(b"Response: Success\r\nActionID: quiet-1\r\nMessage: Variable Set"
+                        b"\r\n\r\nResponse: Error\r\nActionID: quiet-2\r\nMessage: No such"
+                        b"\r\n\r\nEvent: Newstate\r\nUniqueid: 2\r\n\r\n")
+    assert [m["Event"] for m in seen] == ["Newstate"]
+    assert (proto.quiet_answers, proto.quiet_errors) == (2, 1)
+    assert "AMI action refused: Response: Error; ActionID: quiet-2" in caplog.text

@@ -47,7 +47,7 @@ async def test_the_caller_hears_music_and_waits_until_an_agent_is_free(
     await asyncio.sleep(29)
     assert not task.done()
     # after the caller's place is kept in channel variables (SET VARIABLE, EXEC MSet)
-    assert [c for c in agi.sent if c.name not in ("SET VARIABLE", "EXEC")][0] == (
+    assert next(c for c in agi.sent if c.name not in ("SET VARIABLE", "EXEC")) == (
         "SET MUSIC", ("on", "default"))
     # one wait until the first announcement (30 s), not one a second
     assert [c.args for c in agi.sent if c.name == "WAIT FOR DIGIT"] == [("30000",)]

@@ -72,7 +72,7 @@ class Offers:
         call.ring_started = asyncio.get_running_loop().time()
         if call.decided_at:  # how long the caller's session took to hear of the offer
             self.ctx.stats.offer_to_ring_ms.append((call.ring_started - call.decided_at) * 1000)
-        log.info("offering call to agent %s at %s", offer.agent_id, phone)
+        log.debug("offering call to agent %s at %s", offer.agent_id, phone)
 
     def answered(self, call: WaitingCall) -> None:
         """The agent's phone was answered; once only."""

@@ -83,7 +83,7 @@ class Waiting:
                                      (Var.PRIORITY, str(priority)),
                                      (Var.ENQUEUED, str(call.enqueued_ms)),
                                      (Var.LABEL, call.label)))
-        log.info("caller %s waits in %s (priority %d)", caller or "?", queue, priority)
+        log.debug("caller %s waits in %s (priority %d)", caller or "?", queue, priority)
         ctx.apply(ctx.scheduler.enqueue(call_id, queue, ctx.now(), priority=priority,
                                         caller=caller,
                                         enqueue_time=min(call.enqueued_ms, ctx.now())))
