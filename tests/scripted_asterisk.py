@@ -309,16 +309,22 @@ class FakeAmi:
         if not self.connected.is_set():
             return False
         self.writes.append([dict(a) for a in actions])
-        self.actions.extend(dict(a) for a in actions)
+        for action in actions:
+            self.actions.append(dict(action))
+            # as from a socket: the effect comes on a later loop turn
+            asyncio.get_running_loop().call_soon(self._effect, action)
         return True
+
+    def _effect(self, action: dict[str, str]) -> None:
+        if action["Action"] == "PlayDTMF" and action.get("Receive") == "yes":
+            for agi in self.channels.get(action.get("Channel", ""), []):
+                agi.receive(action["Digit"])
 
     async def action(self, action: dict[str, str], *, as_list: bool | None = None,
                      timeout: float | None = None) -> Message | list[Message]:
         self.actions.append(dict(action))
         await asyncio.sleep(0)  # an action is a round trip: others run meanwhile
-        if action["Action"] == "PlayDTMF" and action.get("Receive") == "yes":
-            for agi in self.channels.get(action.get("Channel", ""), []):
-                agi.receive(action["Digit"])
+        self._effect(action)
         scripted = self.replies.get(action["Action"])
         if not scripted:
             return Message({"Response": "Success", "ActionID": action.get("ActionID", "")})

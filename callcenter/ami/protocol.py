@@ -8,6 +8,7 @@ message is whole, so a UTF-8 character split across two reads is decoded whole."
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import unquote
 
@@ -74,7 +75,11 @@ class FastAmiProtocol(AMIProtocol):
         self.quiet_answers += 1
         if not block.startswith("Response: Success"):
             self.quiet_errors += 1
-            self.log.warning("AMI action refused: %s", block.replace("\r\n", "; "))
+            # a wake for a caller who just hung up is refused now and then: not every one
+            # is worth a warning
+            level = logging.WARNING if self.quiet_errors % 100 == 1 else logging.DEBUG
+            self.log.log(level, "AMI action refused (%d so far): %s", self.quiet_errors,
+                         block.replace("\r\n", "; "))
 
     def data_received(self, data: bytes) -> None:
         buffer = self._pending + data

@@ -197,8 +197,15 @@ class NodesAmi:
                           timeout=timeout)
 
     def send_quiet(self, actions: list[dict[str, str]]) -> bool:
-        """`actions` to every connected node, not waiting (AmiClient.send_quiet)."""
-        sent = [self.clients[n].send_quiet(actions) for n in self.up()]
+        """`actions` not waiting (AmiClient.send_quiet): one on a channel to that channel's
+        node, any other to every connected node."""
+        up = self.up()
+        by_node: dict[str, list[dict[str, str]]] = {n: [] for n in up}
+        for action in actions:
+            node = self.node_of(action.get("Channel", "")) if action.get("Channel") else None
+            for n in ([node] if node in by_node else up):
+                by_node[n].append(action)
+        sent = [self.clients[n].send_quiet(acts) for n, acts in by_node.items() if acts]
         return any(sent)
 
     async def on_node(self, node: str, action: dict[str, str], **kwargs: Any) -> Any:

@@ -82,4 +82,4 @@ def test_answers_to_quiet_actions_are_counted_not_dispatched(caplog) -> None:
                         b"\r\n\r\nEvent: Newstate\r\nUniqueid: 2\r\n\r\n")
     assert [m["Event"] for m in seen] == ["Newstate"]
     assert (proto.quiet_answers, proto.quiet_errors) == (2, 1)
-    assert "AMI action refused: Response: Error; ActionID: quiet-2" in caplog.text
+    assert "AMI action refused (1 so far): Response: Error; ActionID: quiet-2" in caplog.text

@@ -32,6 +32,9 @@ async def test_a_caller_is_offered_to_the_longest_idle_ready_agent(acd: AcdHarne
                                         ("CC_NEXT", "connect")]
     assert agi.variables["CC_LABEL"] == "VIP2 Zhang San sales"
     assert agi.variables["CC_QUEUE"] == "sales"
+    # an agent was free: no hold music (and no round trips for it); three round trips in all
+    assert agi.count("SET MUSIC") == 0
+    assert [c.name for c in agi.sent] == ["EXEC", "EXEC"]  # the caller's place; the offer
     assert agi.variables["CC_ENQUEUED"] == str(acd.now_ms())
     assert acd.state("1003") == ("ringing", "")
     assert acd.state("2001") == ("ready", "")
@@ -60,6 +63,8 @@ async def test_the_caller_hears_music_and_waits_until_an_agent_is_free(
          "Receive": "yes"}]
     assert acd.service.snapshot()["stats"]["offer_to_ring_ms_max"] == 0.0
     assert agi.variables["CC_NEXT"] == "connect"
+    # music on, and left on for the dialplan to end as the agent rings (cc-after-flow)
+    assert [c.args for c in agi.sent if c.name == "SET MUSIC"][-1] == ("on", "default")
     assert acd.of("queue.offer")[-1].data["attempt"] == 1
 
 

@@ -99,6 +99,9 @@ class Waiting:
         loop = asyncio.get_running_loop()
         try:
             with Wakeable(ctx, session, call) as wake:
+                if (call.decision.done() and isinstance(call.decision.result(), Offer)
+                        and not q.survey_ask_first):
+                    return call.decision.result()  # an agent was free: no music at all
                 await session.command("SET MUSIC", "on", q.music_class)
                 started = loop.time()
                 next_announce = (started + max(q.announce.first_after, 1)
@@ -141,7 +144,10 @@ class Waiting:
                     if next_announce is not None and loop.time() >= next_announce:
                         next_announce = loop.time() + q.announce.every
                         await self._announce(wake, call)
-                await session.command("SET MUSIC", "off")
+                if not isinstance(call.decision.result(), Offer):
+                    # an offer's agent rings at once: the dialplan ends the music
+                    # (cc-after-flow), one AGI round trip fewer a call
+                    await session.command("SET MUSIC", "off")
         except AgiHangup:
             self.abandon(call.call_id, "waiting")
             raise

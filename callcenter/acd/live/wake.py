@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter.agi import AgiSession
 from callcenter.agi.protocol import AgiResponse
-from callcenter.errors import CallcenterError
 
 if TYPE_CHECKING:
     from callcenter.acd.live.calls import WaitingCall
@@ -94,20 +93,15 @@ class Wakeable:
         warned = False
         try:
             while self._running:
-                try:
-                    self.wakes += 1
-                    await self.ctx.ami.action({"Action": "PlayDTMF",
-                                               "Channel": self.session.channel,
-                                               "Digit": WAKE_DIGIT, "Receive": "yes"},
-                                              # its reply "DTMF successfully queued" makes
-                                              # panoramisk look for an Async key it lacks
-                                              # (KeyError: the connection is dropped)
-                                              as_list=False, timeout=2.0)
-                except CallcenterError as exc:  # AmiError: the AGI wait ends by itself
-                    if not warned and self._running:
-                        log.warning("could not end %s's wait at once: %s",
-                                    self.session.channel, exc)
-                        warned = True
+                self.wakes += 1
+                # not waiting for the answer: the next try comes RETRY_SECONDS later anyway
+                sent = self.ctx.ami.send_quiet([{"Action": "PlayDTMF",
+                                                 "Channel": self.session.channel,
+                                                 "Digit": WAKE_DIGIT, "Receive": "yes"}])
+                if not sent and not warned:  # the AGI wait ends by itself
+                    log.warning("could not end %s's wait at once: AMI not connected",
+                                self.session.channel)
+                    warned = True
                 await asyncio.sleep(RETRY_SECONDS)
         finally:
             self._kicking = False
