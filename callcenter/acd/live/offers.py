@@ -131,7 +131,7 @@ class Offers:
             self.ctx.stats.ring_ms.append(
                 int((asyncio.get_running_loop().time() - call.ring_started) * 1000))
         self.answered(call)
-        log.info("agent %s answered", call.agent)
+        log.debug("agent %s answered", call.agent)
 
     # ---- the end of the agent's part ---------------------------------------------------
     def ended(self, call_id: str, how: str) -> None:
