@@ -40,16 +40,11 @@ from loadgen_calls import Generator, Traffic, latency
 from callcenter.daemon.app import status_socket
 from callcenter.daemon.paths import daemon_paths
 from callcenter.daemon.status import query_status
-from callcenter.site import load_site, load_site_file, yamlsrc
+from callcenter.site import load_site, load_site_file
 from callcenter.site.limits import MAX_FILE_BYTES
 from callcenter.site.secrets import generate_secrets
 
 AMI, AGI = 21038, 21573
-# the site loader refuses files over 1 MB (callcenter/site/limits.py), about 8,000 agents:
-# a larger site is loaded, here and in the daemon, with that cap raised (docs/scale.md)
-BIG_FILE = 16 << 20
-LAUNCH = ("import sys, callcenter.site.yamlsrc as y; y.MAX_FILE_BYTES = int(sys.argv.pop(1)); "
-          "from callcenter.cli import main; main()")
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -87,8 +82,6 @@ def make_site(work: Path, agents: int, queues: int, wrap: int) -> Path:
     # JSON is YAML, and the shortest way to write 20,000 agents
     path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
                     encoding="utf-8")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        yamlsrc.MAX_FILE_BYTES = BIG_FILE
     generate_secrets(load_site_file(path), work / "site" / "secrets.yaml")
     return path
 
@@ -175,9 +168,7 @@ async def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     await ami.start()
     counters = AgiCounters()
     log = (work / "daemon.log").open("wb")
-    big = path.stat().st_size > MAX_FILE_BYTES
-    cmd = [sys.executable, *(("-c", LAUNCH, str(BIG_FILE)) if big else ("-m", "callcenter")),
-           "run", str(path), "--conf", str(conf),
+    cmd = [sys.executable, "-m", "callcenter", "run", str(path), "--conf", str(conf),
            "--at", "2026-11-24 10:05", "--log-level", args.log_level]
     cmd += ["--dsn", args.dsn] if args.dsn else ["--no-store"]
     if args.daemon_cpu is not None:
@@ -249,7 +240,8 @@ async def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "agents": args.agents, "ready": ready, "queues": args.queues, "rate": args.rate,
             "talk_s": args.talk, "wrap_s": args.wrap, "patience_s": args.patience,
             "window_s": round(wall, 1), "ami_read": sorted(classes),
-            "site_file_kb": path.stat().st_size // 1024, "file_cap_raised": big,
+            "site_file_kb": path.stat().st_size // 1024,
+            "site_file_cap_kb": MAX_FILE_BYTES // 1024,
             "setup_s": round(setup_s, 1), "daemon_start_s": round(start_s - setup_s, 1),
             "login_s": None if login_s is None else round(login_s, 1),
             "fill_s": round(fill_s, 1), "fill_calls": target,

@@ -92,8 +92,9 @@ def out_of_range(key: str, value: object, what: str = "") -> str | None:
     return f"{name} {value!r} is out of range — {limit.use()}"
 
 # What a site or flow file may be at most, so a hostile or broken file is refused quickly:
-# a site file of 1000 agents is ~150 kB and ~15 000 values, nested 6 deep.
-MAX_FILE_BYTES = 1 << 20
+# a site file of 1000 agents is ~150 kB and ~15 000 values, nested 6 deep, so these admit
+# a centre of about 40,000 agents (20,000: docs/scale.md).
+MAX_FILE_BYTES = 16 << 20
 MAX_ALIASES = 1000  # uses of '*name' in one file
-MAX_VALUES = 200_000  # values after every alias is expanded (billion laughs stops here)
+MAX_VALUES = 600_000  # values after every alias is expanded (billion laughs stops here)
 MAX_DEPTH = 40  # nesting of mappings and lists, aliases included

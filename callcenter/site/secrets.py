@@ -108,12 +108,16 @@ def weakness(value: str, *, pin: bool = False) -> str | None:
     return None
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists() and not path.is_symlink():
         return {}
     check_file_safety(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # libyaml's loader where PyYAML has it: 20,000 agents' secrets in a second, not 15
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SecretsError(f"{path}: cannot read the secrets file ({exc}) — fix or remove it "
                            "and run 'callcenter secrets generate'") from exc
