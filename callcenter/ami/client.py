@@ -105,7 +105,8 @@ class AmiClient:
     def send_quiet(self, actions: list[dict[str, str]]) -> bool:
         """Send `actions` in one write without waiting for their responses (an error is
         logged when it arrives); False when not connected (nothing is sent). For what a
-        later send supersedes anyway: the desk phones' lamps."""
+        later send supersedes or repeats anyway: the desk phones' lamps, a waiting caller's
+        wake."""
         protocol = getattr(self.manager, "protocol", None)
         transport = getattr(protocol, "transport", None)
         if not self.connected.is_set() or transport is None or transport.is_closing():
