@@ -89,7 +89,7 @@ async def take_over(dsn: str, book: Any, acd: Any, channels: Any, spans: Any = N
     acd.relearn_phones(channels)
     if spans is not None:
         calls = await open_calls(dsn, list(channels.channels))
-        spans.adopt_open(calls)
+        spans.adopt_open(calls, channels.channels)
         log.info("take-over: %d calls in progress whose ends this daemon records",
                  len(calls))
     log.info("take-over: %d of %d agents brought to their last recorded state", changed,

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from callcenter.agi import AgiError, AgiHangup, AgiSession
@@ -63,11 +63,18 @@ class CallSpans:
         start = float(t0) if t0.isdigit() and now - 86400 < int(t0) <= now + 5 else now
         self.started.setdefault(session.uniqueid, (min(start, now), outcome))
 
-    def adopt_open(self, calls: dict[str, tuple[float, str]]) -> None:
-        """Calls another daemon started and did not see end (a take-over of the lead):
-        call id -> (start, epoch seconds; the flow's outcome). Their ends are recorded here."""
-        for call_id, started in calls.items():
-            self.started.setdefault(call_id, started)
+    def adopt_open(self, calls: dict[str, tuple[float, str]],
+                   live: Container[str] | None = None) -> int:
+        """Calls another daemon (or an earlier run) started and did not see end: call id ->
+        (start, epoch seconds; the flow's outcome). Their ends are recorded here; one whose
+        channel is no longer `live` ended while the store was asked, and ends now. Returns
+        how many were not this daemon's already."""
+        fresh = [c for c in calls if c not in self.started]
+        for call_id in fresh:
+            self.started[call_id] = calls[call_id]
+            if live is not None and call_id not in live:
+                self.on_hangup(call_id)
+        return len(fresh)
 
     def hand_off(self) -> None:
         """No longer leading: the next leader records the ends of the calls in progress."""
@@ -101,14 +108,10 @@ async def resume_call_ends(spans: CallSpans, recorder: Any, channels: Any,
         await asyncio.sleep(0.5)
     try:
         calls = await open_calls(recorder.dsn, list(channels.channels))
-        calls = {k: v for k, v in calls.items() if k not in spans.started}  # not this run's
     except Exception as exc:  # the report misses their ends; the calls go on regardless
         log.warning("calls in progress at the start not taken on: %s", exc)
         return 0
-    spans.adopt_open(calls)
-    for call_id in set(calls) - set(channels.channels):
-        spans.on_hangup(call_id)  # ended while the store was asked
-    if calls:
-        log.info("%d calls in progress at the start: their ends are recorded here",
-                 len(calls))
-    return len(calls)
+    taken = spans.adopt_open(calls, channels.channels)  # this run's own are left as they are
+    if taken:
+        log.info("%d calls in progress at the start: their ends are recorded here", taken)
+    return taken
