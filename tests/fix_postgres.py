@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pwd
 import re
 import shutil
 import tempfile
@@ -23,13 +24,21 @@ def fresh_database(cluster: Cluster, name: str) -> str:
     return dsn
 
 
+def _proxy_user() -> str | None:
+    """Kamailio's OS user (made by its package), let in as the proxies' role."""
+    try:
+        return pwd.getpwnam("kamailio").pw_name
+    except KeyError:
+        return None
+
+
 @contextmanager
 def throwaway_cluster(port: int) -> Iterator[Cluster]:
     """A started cluster in a temporary folder, removed afterwards."""
     # outside pytest's 0700 temp root: as root the cluster runs as the postgres user
     base = Path(tempfile.mkdtemp(prefix="cc-pg-"))
     base.chmod(0o755)
-    cluster = Cluster(base / "cluster", port=port)
+    cluster = Cluster(base / "cluster", port=port, proxy_client=_proxy_user())
     cluster.start()
     try:
         yield cluster

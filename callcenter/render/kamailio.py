@@ -23,6 +23,7 @@ import jinja2
 from callcenter.errors import RenderError
 from callcenter.render.templates import template_dirs
 from callcenter.site.model import Site
+from callcenter.store.cluster import PROXY_ROLE
 
 __all__ = ["AGENT_HEADER", "FR_TIMER_MS", "REALM", "SECRET_FILES", "TRUNK_HEADER",
            "check_config", "config_name", "db_url", "kamailio_files", "write_kamailio"]
@@ -41,8 +42,6 @@ CREDENTIALS = "credentials.cfg"
 PATHS = "paths.cfg"
 SECRET_FILES = frozenset({CREDENTIALS})
 MANIFEST = ".callcenter-rendered"
-# the role the daemon's private PostgreSQL gives the database owner (callcenter/store)
-_OWNER_ROLE = "callcenter"
 
 
 def config_name(address: str) -> str:
@@ -94,15 +93,17 @@ def _addresses(hosts: list[str]) -> tuple[list[str], list[str]]:
 
 def db_url(site: Site) -> str:
     """The proxies' PostgreSQL as Kamailio names it: the site's database server, the
-    database `proxy.database`. The password stays in ~/.pgpass (libpq reads it); a Unix
-    socket cannot be written in the URL, so then the host is empty and PGHOST names it."""
+    database `proxy.database`, the role `proxy.db_role` (the private cluster's proxy role
+    when the site has no DSN). The password stays in the proxy user's ~/.pgpass (libpq reads
+    it); a Unix socket cannot be written in the URL, so then the host is empty and PGHOST
+    names it."""
     from psycopg.conninfo import conninfo_to_dict
 
     spec = site.spec
     assert spec.proxy is not None
     name = spec.proxy.database
     if not spec.database.dsn:  # the daemon's private cluster: its socket, given by PGHOST
-        return f"postgres://{_OWNER_ROLE}@/{name}"
+        return f"postgres://{PROXY_ROLE}@/{name}"
     try:
         parts = conninfo_to_dict(spec.database.dsn)
     except Exception as exc:  # psycopg.ProgrammingError: a DSN it cannot read
@@ -113,8 +114,7 @@ def db_url(site: Site) -> str:
     if ":" in host:
         host = f"[{host}]"
     port = f":{parts['port']}" if parts.get("port") else ""
-    user = str(parts.get("user") or _OWNER_ROLE)
-    return f"postgres://{user}@{host}{port}/{name}"
+    return f"postgres://{spec.proxy.db_role}@{host}{port}/{name}"
 
 
 def _context(site: Site) -> dict[str, Any]:
@@ -153,6 +153,7 @@ def _context(site: Site) -> dict[str, Any]:
         "fr_inv_timer_ms": FR_INV_TIMER_MS,
         "realm": REALM,
         "db_url": db_url(site),
+        "run_as": spec.proxy.run_as,
         "trunks": trunks,
         "agents": agents,
         "nonce_secret": nonce,

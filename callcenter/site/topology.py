@@ -42,6 +42,10 @@ class Proxy:
     probe_seconds: int = 2
     # the database (in the site's PostgreSQL) holding the shared registrations
     database: Key = "kamailio"
+    # the PostgreSQL role the proxies log in as: granted that database's location table only
+    db_role: Key = "kamailio"
+    # the OS user (and group of the same name) each proxy drops to once its ports are bound
+    run_as: Key = "kamailio"
 
 
 @dataclass(config=_STRICT)

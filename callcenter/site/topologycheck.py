@@ -8,6 +8,7 @@ import itertools
 from callcenter.errors import Problem
 from callcenter.site.model import SiteFile
 from callcenter.site.yamlsrc import PathKey, Source
+from callcenter.store.cluster import PROXY_ROLE
 
 __all__ = ["check_topology", "topology_warnings"]
 
@@ -59,6 +60,10 @@ def check_topology(src: Source, spec: SiteFile) -> list[Problem]:
     if spec.proxy is not None:
         px = spec.proxy
         c.bounded(("proxy", "probe_seconds"), "proxy.probe_seconds", px.probe_seconds)
+        if not spec.database.dsn and px.db_role != PROXY_ROLE:
+            c.add(("proxy", "db_role"), f"the private database lets the proxies in as "
+                  f"'{PROXY_ROLE}' only, not as '{px.db_role}'",
+                  "remove proxy.db_role, or set database.dsn to the site's PostgreSQL")
         for i, addr in enumerate(px.addresses):
             if addr in px.addresses[:i]:
                 c.add(("proxy", "addresses", i), f"{addr} is listed twice",

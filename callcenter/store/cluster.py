@@ -5,7 +5,9 @@ Least privilege: the daemon connects as the role `callcenter`, which owns its da
 no superuser (so no `COPY … TO PROGRAM`); the superuser `postgres` is only for creating the
 role and databases. Connections are `peer`-authenticated through pg_ident.conf, which maps only
 the daemon's OS user (and root, and the server's own user) to those roles, and the cluster's
-folder and socket are closed to everyone else."""
+folder and socket are closed to everyone else. A SIP proxy on the same machine (Kamailio, as
+its own OS user) may be let in as the role `kamailio` only, which `ensure_location_tables`
+grants the phones' registrations and nothing else."""
 
 from __future__ import annotations
 
@@ -24,12 +26,13 @@ from callcenter.errors import CallcenterError
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["ADMIN_ROLE", "OWNER_ROLE", "Cluster", "StoreError", "user_name"]
+__all__ = ["ADMIN_ROLE", "OWNER_ROLE", "PROXY_ROLE", "Cluster", "StoreError", "user_name"]
 
 _SEARCH = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin",
            "/usr/lib/postgresql/15/bin")
 ADMIN_ROLE = "postgres"
 OWNER_ROLE = "callcenter"
+PROXY_ROLE = "kamailio"  # the SIP proxies' role: their location table only
 _MAP = "callcenter"
 _LEGACY_ROLE = "callcenter_legacy_superuser"
 
@@ -62,12 +65,15 @@ def user_name(uid: int) -> str:
 class Cluster:
     """A PostgreSQL cluster in `directory`; PostgreSQL refuses to run as root, so as root the
     cluster belongs to (and runs as) `run_as`. `client` is the OS user of the daemon, the
-    only one (besides root and the server's user) let in; by default the current user."""
+    only one (besides root and the server's user) let in as the daemon's role; by default
+    the current user. `proxy_client`, when set, is the OS user of the SIP proxies on this
+    machine, let in as PROXY_ROLE only."""
 
     directory: Path
     port: int = 5432
     run_as: str = "postgres"
     client: str | None = None
+    proxy_client: str | None = None
 
     @property
     def data(self) -> Path:
@@ -80,6 +86,10 @@ class Cluster:
     def dsn(self, dbname: str = "callcenter") -> str:
         """The daemon's DSN: the database owner, not a superuser."""
         return f"host={self.socket_dir} port={self.port} dbname={dbname} user={OWNER_ROLE}"
+
+    def proxy_dsn(self, dbname: str) -> str:
+        """The SIP proxies' DSN (as `proxy_client` would connect)."""
+        return f"host={self.socket_dir} port={self.port} dbname={dbname} user={PROXY_ROLE}"
 
     def admin_dsn(self, dbname: str = "postgres") -> str:
         """The superuser's DSN, for creating roles and databases only."""
@@ -94,12 +104,28 @@ class Cluster:
         return self.client or user_name(os.geteuid())
 
     def _client_group(self) -> str | None:
-        """The group that may use the socket, when the client is neither root nor the server's
-        own user (who reach a 0700 folder anyway)."""
+        """The group that may use the socket: the daemon's when it is neither root nor the
+        server's own user (who reach a 0700 folder anyway), else the proxy's, if any. A proxy
+        user must be in the daemon's group to share it."""
         user = self._client_user
-        if user in ("root", self._server_user):
-            return None
-        return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+        group = (None if user in ("root", self._server_user)
+                 else grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name)
+        proxy = self.proxy_client
+        if proxy is None or proxy in ("root", self._server_user):
+            return group
+        try:
+            entry = pwd.getpwnam(proxy)
+        except KeyError:
+            raise StoreError(f"the SIP proxy's user {proxy!r} does not exist — install "
+                             "Kamailio (scripts/install-kamailio), which creates it") from None
+        own = grp.getgrgid(entry.pw_gid).gr_name
+        if group is None:
+            return own
+        if group != own and proxy not in grp.getgrnam(group).gr_mem:
+            raise StoreError(f"the SIP proxy's user {proxy!r} cannot reach the database "
+                             f"socket: add it to the daemon's group ('adduser {proxy} "
+                             f"{group}') and start again")
+        return group
 
     def _cmd(self, *args: str) -> list[str]:
         if os.geteuid() == 0:
@@ -139,6 +165,10 @@ class Cluster:
                  f"{_MAP} {client} {OWNER_ROLE}"]
         if os.geteuid() == 0:  # root may administer the cluster it started
             ident += [f"{_MAP} root {ADMIN_ROLE}", f"{_MAP} root {OWNER_ROLE}"]
+        if self.proxy_client:
+            ident.append(f"{_MAP} {self.proxy_client} {PROXY_ROLE}")
+            if os.geteuid() == 0:  # Kamailio checks its database as root, then drops to it
+                ident.append(f"{_MAP} root {PROXY_ROLE}")
         files = {
             "pg_hba.conf": "# written by callcenter at every start: Unix socket only, each OS "
                            "user only as the roles pg_ident.conf maps it to\n"
@@ -155,10 +185,11 @@ class Cluster:
         if self.running():
             self._reload()
         else:
-            group = self._client_group()
+            # the folders (0750, the clients' group; see init) decide who reaches the
+            # socket: the server's user need not be in that group to create it
             opts = (f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
                     f"-p {self.port} -c unix_socket_permissions="
-                    + (f"0770 -c unix_socket_group={group}" if group else "0700"))
+                    + ("0777" if self._client_group() else "0700"))
             res = subprocess.run(self._cmd(_tool("pg_ctl"), "-D", str(self.data), "-o", opts,
                                            "-l", str(self.data / "server.log"), "-w", "-t",
                                            str(int(timeout)), "start"),
@@ -195,6 +226,12 @@ class Cluster:
                 conn.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN NOSUPERUSER NOCREATEDB "
                              "NOCREATEROLE")
             conn.execute(f"ALTER ROLE {OWNER_ROLE} NOSUPERUSER NOCREATEDB NOCREATEROLE")
+            if self.proxy_client:
+                if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname=%s",
+                                    (PROXY_ROLE,)).fetchone():
+                    conn.execute(f"CREATE ROLE {PROXY_ROLE} LOGIN")
+                conn.execute(f"ALTER ROLE {PROXY_ROLE} LOGIN NOSUPERUSER NOCREATEDB "
+                             "NOCREATEROLE NOINHERIT")
         self.create_database("callcenter", replace=False)
 
     def create_database(self, name: str, *, replace: bool = False) -> str:

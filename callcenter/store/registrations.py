@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from callcenter.render.templates import template_dirs
-from callcenter.store.cluster import StoreError
+from callcenter.store.cluster import PROXY_ROLE, StoreError
 
 __all__ = ["Registration", "ensure_location_tables", "location_sql", "registrations"]
 
@@ -32,9 +32,12 @@ def location_sql() -> str:
         raise StoreError(f"cannot read Kamailio's schema {path}: {exc.strerror}") from exc
 
 
-def ensure_location_tables(dsn: str) -> None:
-    """Create Kamailio's `version` and `location` tables in `dsn` unless they exist."""
+def ensure_location_tables(dsn: str, proxy_role: str = PROXY_ROLE) -> None:
+    """Create Kamailio's `version` and `location` tables in `dsn` unless they exist, and
+    grant `proxy_role` (the role the proxies log in as, which must exist) what usrloc needs
+    of them: reading `version`, reading and writing `location`; nothing else."""
     import psycopg
+    from psycopg import sql
 
     try:
         # one transaction (committed when the block ends), under a lock: two proxies
@@ -46,6 +49,16 @@ def ensure_location_tables(dsn: str) -> None:
                                  if not ln.lstrip().startswith("--")).strip()
                 if body:
                     conn.execute(body)
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                (proxy_role,)).fetchone():
+                raise StoreError(f"the proxies' role {proxy_role!r} does not exist — create "
+                                 f"it ('CREATE ROLE {proxy_role} LOGIN', its password in the "
+                                 "proxy user's ~/.pgpass) and run this again")
+            role = sql.Identifier(proxy_role)
+            conn.execute(sql.SQL("GRANT SELECT ON version TO {}").format(role))
+            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON location TO {}")
+                         .format(role))
+            conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE location_id_seq TO {}").format(role))
     except psycopg.Error as exc:
         raise StoreError(f"cannot create Kamailio's location table: "
                          f"{str(exc).strip().splitlines()[0]}") from exc

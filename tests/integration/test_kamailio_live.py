@@ -5,8 +5,9 @@ reached through the other; carriers' calls are spread over both nodes; an unknow
 is refused; a killed node is out within the probe interval and new calls go to the other.
 
 Without a daemon the nodes' calls wait for a leader, then reach the static fallback: the
-tests count calls where they land, not what the ACD does with them. Kamailio runs as root
-here: the private PostgreSQL admits root (peer authentication) and no other user."""
+tests count calls where they land, not what the ACD does with them. Each Kamailio is started
+by root, as a service manager would, and runs as the user `kamailio`; the private PostgreSQL
+lets that user in as the role `kamailio`, granted the location table only."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from tests.fix_cluster import (
     require_kamailio,
     start_proxy,
 )
+from tests.fix_postgres import fresh_database
 from tests.integration.sipraw import request
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp, pytest.mark.postgres,
@@ -238,6 +240,59 @@ def test_a_phone_registers_at_one_proxy_and_is_reached_through_either(
         assert "X-CC-Agent" not in phone.messages()  # the header stays between proxy and node
     finally:
         phone.stop()
+
+
+def _uids(pgid: int) -> dict[int, int]:
+    """pid → real and effective user id (both must agree) of a process group's members."""
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            status = (entry / "status").read_text()
+        except (OSError, ProcessLookupError):
+            continue
+        real, effective, *_ = re.search(r"^Uid:\s+(.*)$", status, re.M)[1].split()
+        assert real == effective, status
+        out[int(entry.name)] = int(real)
+    return out
+
+
+def test_each_proxy_runs_as_kamailio_with_the_location_table_only(
+        front: Front, pg_cluster: Cluster) -> None:
+    import pwd
+
+    import psycopg
+
+    kamailio = pwd.getpwnam("kamailio").pw_uid
+    for address, proc in front.proxies.items():
+        uids = _uids(proc.pid)
+        assert len(uids) > 4, (address, uids)  # the main process and its SIP workers
+        assert set(uids.values()) == {kamailio}, (address, uids)
+    grants = {"location": ("SELECT", "INSERT", "UPDATE", "DELETE"), "version": ("SELECT",)}
+    with psycopg.connect(pg_cluster.admin_dsn(front.site.spec.proxy.database)) as conn:
+        for table, wanted in grants.items():
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+                has = conn.execute("SELECT has_table_privilege('kamailio', %s, %s)",
+                                   (table, privilege)).fetchone()[0]
+                assert has == (privilege in wanted), (table, privilege)
+        role = conn.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+                            "WHERE rolname = 'kamailio'").fetchone()
+        assert role == (False, False, False)
+    events_dsn = fresh_database(pg_cluster, "kamailio_grants")  # the daemon's schema
+    with psycopg.connect(events_dsn) as conn:
+        assert not conn.execute("SELECT has_table_privilege('kamailio', 'events', 'SELECT')"
+                                ).fetchone()[0]
+    # the proxies' user is let in as their role only, never as the daemon's
+    psql = ["runuser", "-u", "kamailio", "--", "psql", "-X", "-h", str(pg_cluster.socket_dir),
+            "-p", str(pg_cluster.port), "-d", front.site.spec.proxy.database, "-tAc",
+            "SELECT current_user"]
+    ok = subprocess.run(psql, capture_output=True, text=True)
+    assert ok.stdout.strip() == "kamailio", ok.stderr
+    refused = subprocess.run([*psql, "-U", "callcenter"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "authentication failed" in refused.stderr, refused
 
 
 def test_carriers_calls_are_spread_over_both_nodes(front: Front, tmp_path: Path) -> None:

@@ -44,7 +44,18 @@ def test_folders_and_socket_are_closed(pg_cluster: Cluster) -> None:
     for d in (pg_cluster.directory, pg_cluster.socket_dir, pg_cluster.data):
         assert d.stat().st_mode & 0o007 == 0, d
     sock = pg_cluster.socket_dir / f".s.PGSQL.{pg_cluster.port}"
-    assert sock.stat().st_mode & 0o077 == 0
+    if pg_cluster.proxy_client:
+        # the folder is the gate (the server's user may not set the socket's group): only
+        # the proxies' group passes it, and the peer map lets that user in as its role only
+        import grp
+        import pwd
+
+        proxy_gid = pwd.getpwnam(pg_cluster.proxy_client).pw_gid
+        for d in (pg_cluster.directory, pg_cluster.socket_dir):
+            assert d.stat().st_gid == proxy_gid, grp.getgrgid(d.stat().st_gid)
+            assert d.stat().st_mode & 0o777 == 0o750, oct(d.stat().st_mode)
+    else:
+        assert sock.stat().st_mode & 0o077 == 0
     hba = (pg_cluster.data / "pg_hba.conf").read_text()
     assert "trust" not in hba.split("\n", 1)[1] and "peer map=" in hba
 

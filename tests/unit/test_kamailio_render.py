@@ -147,13 +147,28 @@ def test_kamailio_check_reports_a_broken_config(tmp_path: Path) -> None:
         check_config(bad)
 
 
-def test_database_url_names_the_proxies_database(centre: Site) -> None:
-    assert db_url(centre) == "postgres://callcenter@/kamailio"
+def test_database_url_names_the_proxies_database_and_role(centre: Site) -> None:
+    # the proxies' own role, never the daemon's (which owns the call events)
+    assert db_url(centre) == "postgres://kamailio@/kamailio"
     spec = dataclasses.replace(centre.spec, database=dataclasses.replace(
         centre.spec.database, dsn="host=db.example port=6432 user=cc dbname=callcenter "
                                   "password=never-written"))
     url = db_url(dataclasses.replace(centre, spec=spec))
-    assert url == "postgres://cc@db.example:6432/kamailio"
+    assert url == "postgres://kamailio@db.example:6432/kamailio"
+    spec = dataclasses.replace(spec, proxy=dataclasses.replace(spec.proxy, db_role="sipfront"))
+    url = db_url(dataclasses.replace(centre, spec=spec))
+    assert url == "postgres://sipfront@db.example:6432/kamailio"
+
+
+def test_each_proxy_drops_root_for_its_own_user(centre: Site) -> None:
+    files = kamailio_files(centre)
+    for address in PROXIES:
+        lines = files[config_name(address)].splitlines()
+        assert 'user="kamailio"' in lines and 'group="kamailio"' in lines
+    spec = dataclasses.replace(centre.spec, proxy=dataclasses.replace(centre.spec.proxy,
+                                                                      run_as="sipproxy"))
+    text = kamailio_files(dataclasses.replace(centre, spec=spec))[config_name(PROXIES[0])]
+    assert 'user="sipproxy"' in text.splitlines()
 
 
 def test_render_cluster_writes_every_node_with_its_own_addresses(centre: Site,

@@ -103,6 +103,22 @@ def test_overlapping_media_ports_on_one_address(centre: Path, tmp_path: Path) ->
     assert "above 13999" in found[0]
 
 
+def test_the_private_database_knows_the_proxies_by_one_role(centre: Path,
+                                                            tmp_path: Path) -> None:
+    def edit(d: dict[str, Any]) -> None:
+        d["proxy"]["db_role"] = "sipfront"
+
+    found = problems(edited(centre, tmp_path, edit))
+    assert len(found) == 1 and "as 'kamailio' only, not as 'sipfront'" in found[0], found
+
+    def with_dsn(d: dict[str, Any]) -> None:
+        edit(d)
+        d.setdefault("database", {})["dsn"] = "host=db.example user=cc dbname=callcenter"
+
+    site = load_site(edited(centre, tmp_path, with_dsn))  # the site's own server: any role
+    assert site.spec.proxy is not None and site.spec.proxy.db_role == "sipfront"
+
+
 def test_capacity_out_of_range(centre: Path, tmp_path: Path) -> None:
     def edit(d: dict[str, Any]) -> None:
         d["nodes"]["media-3"]["capacity"] = 0
