@@ -165,7 +165,7 @@ class AcdHarness:
         await asyncio.sleep(0)
 
 
-_CHANNEL_EVENTS = frozenset({"Newchannel", "Newstate", "NewCallerid", "Newexten", "Hangup"})
+_CHANNEL_EVENTS = frozenset({"Newchannel", "Newstate", "Hangup"})
 _SITES: dict[str, Site] = {}
 
 

@@ -133,7 +133,7 @@ def start_cluster_daemon(site: Site, name: str, conf_dir: Path, log_path: Path,
              str(conf_dir), "--log-level", "DEBUG", "--at", at, "--dsn", dsn, "--as", name],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     daemon = RunningDaemon(proc, conf_dir, log_path, dsn)
-    daemon.wait_for(lambda s: s["ami"]["connected"], 30, f"{name}'s AMI connections")
+    daemon.connected_or_stopped(30, f"{name}'s AMI connections")
     return daemon
 
 

@@ -51,6 +51,15 @@ class RunningDaemon:
             time.sleep(0.2)
         raise AssertionError(f"daemon never reached {what}; last status {last}\n{self.log()}")
 
+    def connected_or_stopped(self, timeout: float, what: str) -> None:
+        """Wait for the AMI connection; stop the daemon if it never comes (a fixture that
+        fails while starting never reaches its teardown: the daemon would hold the ports)."""
+        try:
+            self.wait_for(lambda s: s["ami"]["connected"], timeout, what)
+        except BaseException:
+            self.stop()
+            raise
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -80,7 +89,7 @@ def start_daemon(asterisk: RunningAsterisk, log_path: Path, at: str = OPEN_AT,
              str(asterisk.conf_dir), "--log-level", "DEBUG", "--at", at, *store],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     daemon = RunningDaemon(proc, asterisk.conf_dir, log_path, dsn)
-    daemon.wait_for(lambda s: s["ami"]["connected"], 20, "an AMI connection")
+    daemon.connected_or_stopped(20, "an AMI connection")
     return daemon
 
 

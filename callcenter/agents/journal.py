@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from callcenter.jsonline import to_json
+
 __all__ = ["COMPACT_MIN", "SYNC_SECONDS", "AgentFiles"]
 
 log = logging.getLogger(__name__)
@@ -118,8 +120,7 @@ class AgentFiles:
         if self._fd < 0 or self.lines >= self.compact_at(agents):
             self.compact(everything())
             return
-        data = (json.dumps({"epoch": self.epoch, "agent": record},
-                           separators=(",", ":")) + "\n").encode()
+        data = (to_json({"epoch": self.epoch, "agent": record}) + "\n").encode()
         try:
             _write_all(self._fd, data)
         except OSError:

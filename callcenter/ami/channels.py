@@ -28,7 +28,11 @@ class Channel:
 
 
 class LiveChannels:
-    """Channel table kept from Newchannel/Newstate/Hangup events and CoreShowChannels."""
+    """Channel table kept from Newchannel/Newstate/Hangup events and CoreShowChannels.
+
+    A channel's caller, context and extension are those it was made with (a resync reads
+    them afresh): the daemon never reads dialplan events (Newexten, NewCallerid), five of a
+    call's fifteen, which only moved these labels of `callcenter status`."""
 
     def __init__(self, ami: AmiClient):
         self.ami = ami
@@ -39,8 +43,6 @@ class LiveChannels:
         self.gone: list[Callable[[Channel], None]] = []
         ami.on_event("Newchannel", self._new)
         ami.on_event("Newstate", self._update)
-        ami.on_event("NewCallerid", self._update)
-        ami.on_event("Newexten", self._update)
         ami.on_event("Hangup", self._hangup)
         ami.on_ready(self.resync)
 

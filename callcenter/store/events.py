@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.jsonline import to_json
+
 __all__ = ["KINDS", "Event", "new_event"]
 
 # kind -> the `data` keys it carries (documented in docs/events.md)
@@ -74,11 +76,10 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_line(self) -> str:
-        """One spool line (JSON, no newline inside: json escapes control characters)."""
-        return json.dumps({"id": str(self.id), "at": self.at.isoformat(), "kind": self.kind,
-                           "call_id": self.call_id, "queue": self.queue,
-                           "agent_id": self.agent_id, "site": self.site, "data": self.data},
-                          ensure_ascii=False, separators=(",", ":"), default=str)
+        """One spool line (JSON, no newline inside: JSON escapes control characters)."""
+        return to_json({"id": str(self.id), "at": self.at.isoformat(), "kind": self.kind,
+                        "call_id": self.call_id, "queue": self.queue,
+                        "agent_id": self.agent_id, "site": self.site, "data": self.data})
 
     @classmethod
     def from_line(cls, line: str) -> Event:

@@ -7,9 +7,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CallBook", "WaitingCall", "clean_label", "screen_label"]
+if TYPE_CHECKING:
+    from callcenter.agi import AgiSession
+
+__all__ = ["CallBook", "WaitingCall", "clean_label", "screen_label", "send_unsent"]
 
 
 def _future() -> asyncio.Future[Any]:
@@ -41,11 +44,24 @@ class WaitingCall:
     answered_ms: int = 0
     ring_started: float = 0.0  # loop time the agent's phone began to ring
     decided_at: float = 0.0  # loop time the scheduler offered it (the agent was free)
+    # channel variables of the stay not yet in the channel: sent with the offer's when an
+    # agent was free at once (one AGI round trip a call fewer), else before the caller waits
+    unsent: tuple[tuple[str, str], ...] = ()
 
     def wait_again(self) -> None:
         """Back to waiting in the same place after an offer that did not connect."""
         self.agent, self.state = "", "waiting"
         self.decision = _future()
+
+
+async def send_unsent(session: AgiSession, call: WaitingCall, *more: tuple[str, str]) -> None:
+    """The stay's channel variables not in the channel yet, and `more` (which win where both
+    name one: CC_NEXT), in one round trip."""
+    names = {name for name, _ in more}
+    pairs = (*(p for p in call.unsent if p[0] not in names), *more)
+    call.unsent = ()
+    if pairs:
+        await session.set_variables(pairs)
 
 
 def clean_label(text: str) -> str:

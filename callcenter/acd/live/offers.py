@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from panoramisk.message import Message
 
 from callcenter.acd import Offer, SchedulerError
-from callcenter.acd.live.calls import WaitingCall
+from callcenter.acd.live.calls import WaitingCall, send_unsent
 from callcenter.agents import AgentRecord, AgentState
 from callcenter.agi import AgiSession
 from callcenter.contract import Next, Var
@@ -64,11 +64,12 @@ class Offers:
         phone = self.ctx.phone_of(offer.agent_id)
         self.ctx.stats.queue_to_ring_ms.append(self.ctx.now() - call.enqueued_ms)
         term = self.ctx.term()
-        # the node rings nobody for an offer of an older term than its leader's
-        await session.set_variables(((Var.AGENT_EXT, phone),
-                                     (Var.RING_SECONDS, str(q.ring_seconds)),
-                                     *(((Var.TERM, str(term)),) if term else ()),
-                                     (Var.NEXT, Next.CONNECT)))
+        # the node rings nobody for an offer of an older term than its leader's; the
+        # stay's own variables go first when the agent was free at once (Waiting.enter)
+        await send_unsent(session, call, (Var.AGENT_EXT, phone),
+                                  (Var.RING_SECONDS, str(q.ring_seconds)),
+                                  *(((Var.TERM, str(term)),) if term else ()),
+                                  (Var.NEXT, Next.CONNECT))
         call.ring_started = asyncio.get_running_loop().time()
         if call.decided_at:  # how long the caller's session took to hear of the offer
             self.ctx.stats.offer_to_ring_ms.append((call.ring_started - call.decided_at) * 1000)

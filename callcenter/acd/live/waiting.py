@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from callcenter.acd import Offer, Overflow, SchedulerError
 from callcenter.acd.live.announce import announcement, invite_to_survey, play_announcement
-from callcenter.acd.live.calls import WaitingCall, clean_label, screen_label
+from callcenter.acd.live.calls import WaitingCall, clean_label, screen_label, send_unsent
 from callcenter.acd.live.wake import WAKE_DIGIT, Wakeable
 from callcenter.agi import AgiHangup, AgiSession
 from callcenter.contract import Next, Var
@@ -77,17 +77,22 @@ class Waiting:
                  reason=reason,
                  from_queue=from_queue, enqueued_at=_iso(call.enqueued_ms))
         # what the dialplan keeps for the caller: a daemon restart brings it back with these
-        await session.set_variables(((Var.ENTRY, call.entry),
-                                     (Var.ENTERED, str(call.entered_ms)),
-                                     (Var.NEXT, Next.QUEUE), (Var.QUEUE, queue),
-                                     (Var.PRIORITY, str(priority)),
-                                     (Var.ENQUEUED, str(call.enqueued_ms)),
-                                     (Var.LABEL, call.label)))
+        call.unsent = ((Var.ENTRY, call.entry), (Var.ENTERED, str(call.entered_ms)),
+                       (Var.NEXT, Next.QUEUE), (Var.QUEUE, queue),
+                       (Var.PRIORITY, str(priority)),
+                       (Var.ENQUEUED, str(call.enqueued_ms)), (Var.LABEL, call.label))
         log.debug("caller %s waits in %s (priority %d)", caller or "?", queue, priority)
         ctx.apply(ctx.scheduler.enqueue(call_id, queue, ctx.now(), priority=priority,
                                         caller=caller,
                                         enqueue_time=min(call.enqueued_ms, ctx.now())))
+        if not self._rings_at_once(call):
+            await send_unsent(session, call)
         return call
+
+    def _rings_at_once(self, call: WaitingCall) -> bool:
+        """An agent was free: `hold` hands the offer straight to the ring (no music)."""
+        return (call.decision.done() and isinstance(call.decision.result(), Offer)
+                and not self.ctx.spec.queues[call.queue].survey_ask_first)
 
     async def hold(self, session: AgiSession, call: WaitingCall) -> Offer | Overflow | str:
         """Music and announcements until the scheduler decides; "callback" when the caller
@@ -99,8 +104,7 @@ class Waiting:
         loop = asyncio.get_running_loop()
         try:
             with Wakeable(ctx, session, call) as wake:
-                if (call.decision.done() and isinstance(call.decision.result(), Offer)
-                        and not q.survey_ask_first):
+                if self._rings_at_once(call):
                     return call.decision.result()  # an agent was free: no music at all
                 await session.command("SET MUSIC", "on", q.music_class)
                 started = loop.time()
