@@ -260,6 +260,7 @@ def _uids(pgid: int) -> dict[int, int]:
     return out
 
 
+@pytest.mark.security
 def test_each_proxy_runs_as_kamailio_with_the_location_table_only(
         front: Front, pg_cluster: Cluster) -> None:
     import pwd
