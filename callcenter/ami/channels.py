@@ -31,8 +31,8 @@ class LiveChannels:
     """Channel table kept from Newchannel/Newstate/Hangup events and CoreShowChannels.
 
     A channel's caller, context and extension are those it was made with (a resync reads
-    them afresh): the daemon never reads dialplan events (Newexten, NewCallerid), five of a
-    call's fifteen, which only moved these labels of `callcenter status`."""
+    them afresh): the daemon reads no Newexten or NewCallerid (six of the nineteen events a
+    call dispatched), which only moved these labels of `callcenter status`."""
 
     def __init__(self, ami: AmiClient):
         self.ami = ami

@@ -67,9 +67,9 @@ class Offers:
         # the node rings nobody for an offer of an older term than its leader's; the
         # stay's own variables go first when the agent was free at once (Waiting.enter)
         await send_unsent(session, call, (Var.AGENT_EXT, phone),
-                                  (Var.RING_SECONDS, str(q.ring_seconds)),
-                                  *(((Var.TERM, str(term)),) if term else ()),
-                                  (Var.NEXT, Next.CONNECT))
+                          (Var.RING_SECONDS, str(q.ring_seconds)),
+                          *(((Var.TERM, str(term)),) if term else ()),
+                          (Var.NEXT, Next.CONNECT))
         call.ring_started = asyncio.get_running_loop().time()
         if call.decided_at:  # how long the caller's session took to hear of the offer
             self.ctx.stats.offer_to_ring_ms.append((call.ring_started - call.decided_at) * 1000)
