@@ -118,6 +118,14 @@ class AgiLink:
             if self.on_set:
                 self.on_set(args[0], args[1])
             return "200 result=1"
+        if name == "EXEC" and len(args) >= 2 and args[0].lower() == "mset":
+            # MSet(a=1,b=2): the daemon sends a call's plain variables this way
+            for pair in " ".join(args[1:]).split(","):
+                var, _, value = pair.partition("=")
+                self.node.set_var(self.ch, var, value)
+                if self.on_set:
+                    self.on_set(var, value)
+            return "200 result=0"
         if name == "GET VARIABLE" and args:
             value = self.ch.vars.get(args[0], self.node.globals.get(args[0]))
             return "200 result=0" if value is None else f"200 result=1 ({value})"
