@@ -39,7 +39,7 @@ class AgiLink:
                  dtmf_script: dict[str, str] | None = None) -> None:
         self.node, self.ch, self.counters = node, ch, counters
         self.host, self.port = host, port
-        self.on_set = on_set  # called for each SET VARIABLE (the generator times offers)
+        self.on_set = on_set  # called for each variable set (the generator times offers)
         self.dtmf_script = dtmf_script or {}  # GET DATA prompt -> the digits "typed"
         self.hung_up = False
         self._wake: asyncio.Future[str] | None = None
@@ -114,17 +114,12 @@ class AgiLink:
         if self.hung_up:
             return "511 Command Not Permitted on a dead channel or intercepted"
         if name == "SET VARIABLE" and len(args) >= 2:
-            self.node.set_var(self.ch, args[0], args[1])
-            if self.on_set:
-                self.on_set(args[0], args[1])
+            self._set(args[0], args[1])
             return "200 result=1"
         if name == "EXEC" and len(args) >= 2 and args[0].lower() == "mset":
             # MSet(a=1,b=2): the daemon sends a call's plain variables this way
             for pair in " ".join(args[1:]).split(","):
-                var, _, value = pair.partition("=")
-                self.node.set_var(self.ch, var, value)
-                if self.on_set:
-                    self.on_set(var, value)
+                self._set(*pair.partition("=")[::2])
             return "200 result=0"
         if name == "GET VARIABLE" and args:
             value = self.ch.vars.get(args[0], self.node.globals.get(args[0]))
@@ -145,6 +140,11 @@ class AgiLink:
                                self.ch.fields())
             return "200 result=0"
         return "200 result=0"
+
+    def _set(self, var: str, value: str) -> None:
+        self.node.set_var(self.ch, var, value)
+        if self.on_set:
+            self.on_set(var, value)
 
     async def _wait(self, timeout_ms: int) -> str:
         self._wake = asyncio.get_running_loop().create_future()

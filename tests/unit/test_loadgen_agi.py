@@ -14,6 +14,7 @@ sys.path.insert(0, str(SCRIPTS))
 from loadgen_agi import AgiCounters, AgiLink  # noqa: E402
 from loadgen_ami import SimChannel, SimNode  # noqa: E402
 
+from callcenter.agi.protocol import parse_header  # noqa: E402
 from callcenter.agi.session import AgiSession  # noqa: E402
 
 PAIRS = [("CC_AGENT_EXT", "1001"), ("CC_LABEL", "Sales Beijing"), ("CC_NEXT", "connect"),
@@ -22,10 +23,7 @@ PAIRS = [("CC_AGENT_EXT", "1001"), ("CC_LABEL", "Sales Beijing"), ("CC_NEXT", "c
 
 async def _run() -> tuple[SimChannel, list[tuple[str, str]], AgiCounters]:
     async def daemon_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        env: dict[str, str] = {}
-        while (line := (await reader.readline()).decode().strip()):
-            key, _, value = line.partition(": ")
-            env[key.removeprefix("agi_")] = value
+        env = parse_header(await reader.readuntil(b"\n\n"))
         await AgiSession(reader, writer, env, timeout=5).set_variables(PAIRS)
         writer.close()
 
